@@ -1,0 +1,158 @@
+"""The ``dropsynth`` command line. Thin commands over library functions; every
+DropsynthError becomes one line on stderr and exit code 1 (``--verbose`` for
+the traceback)."""
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+
+import click
+
+from dropsynth import __version__
+from dropsynth.errors import ConfigError, DropsynthError
+
+DEFAULT_OUT = "out/demo"
+
+
+def _clean_errors(fn):
+    """Turn our errors into one clear line and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        verbose = kwargs.get("verbose", False)
+        try:
+            return fn(*args, **kwargs)
+        except DropsynthError as e:
+            if verbose:
+                raise
+            raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: the output folder is incomplete (no run.json); rerun with --overwrite",
+                       err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _positive(name: str, value):
+    if value is not None and value < 1:
+        raise ConfigError(f"{name}: must be a positive integer, got {value}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dropsynth")
+def main():
+    """dropsynth: physics-settled synthetic scenes rendered into COCO datasets."""
+
+
+@main.command()
+@click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False),
+              help="Output folder (must be empty, or a previous dropsynth output with --overwrite).")
+@click.option("--scenes", type=int, help="Settled scenes to generate [config: scenes, default 8].")
+@click.option("--views-per-scene", type=int, help="Camera views per scene [config: views_per_scene, default 4].")
+@click.option("--seed", type=int, help="Master seed [config: seed, default 0].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Scene YAML file.")
+@click.option("--width", type=int, help="Image width in pixels [config: camera.width].")
+@click.option("--height", type=int, help="Image height in pixels [config: camera.height].")
+@click.option("--mask-format", type=click.Choice(["polygon", "rle"]),
+              help="COCO segmentation format [config: output.mask_format, default polygon].")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override any config key, e.g. --set scene.num_objects=[3,6] (repeatable).")
+@click.option("--assets", "packs", multiple=True, type=click.Path(), help="Extra asset pack folder (repeatable).")
+@click.option("--overwrite", is_flag=True, help="Replace a previous dropsynth output in --out.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("-v", "--verbose", is_flag=True, help="Log details and show tracebacks.")
+@_clean_errors
+def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height, mask_format, sets, packs,
+             overwrite, no_progress, verbose):
+    """Generate a dataset: drop objects, settle them, render views, write COCO."""
+    from dropsynth import config as config_mod
+    from dropsynth.pipeline import generate as run
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    for name, v in (("--scenes", scenes), ("--views-per-scene", views_per_scene), ("--width", width),
+                    ("--height", height)):
+        _positive(name, v)
+    if seed is not None and seed < 0:
+        raise ConfigError(f"--seed: must be >= 0, got {seed}")
+    overrides = config_mod.parse_set(sets)
+    flags = {"scenes": scenes, "views_per_scene": views_per_scene, "seed": seed}
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    cam = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
+    if cam:
+        overrides.setdefault("camera", {}).update(cam)
+    if mask_format:
+        overrides.setdefault("output", {})["mask_format"] = mask_format
+    cfg = config_mod.load(config_path, overrides)
+    total = cfg.scenes * cfg.views_per_scene
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="frame", desc="generating", disable=no_progress, file=sys.stderr,
+               dynamic_ncols=True, mininterval=0.5)
+    try:
+        summary = run(cfg, out_dir, packs=list(packs), overwrite=overwrite, progress=bar.update)
+    finally:
+        bar.close()
+    _print_summary(summary, cfg)
+
+
+def _print_summary(s, cfg) -> None:
+    echo = click.echo
+    echo(f"dataset:      {s.out_dir}")
+    echo(f"frames:       {s.frames} ({cfg.scenes} scenes x {cfg.views_per_scene} views, "
+         f"{cfg.camera.width}x{cfg.camera.height})")
+    echo(f"annotations:  {s.annotations}  (mask format: {cfg.output.mask_format})")
+    width = max((len(k) for k in s.per_class), default=0)
+    for name, n in s.per_class.items():
+        echo(f"  {name:<{width}}  {n}")
+    kept = "kept" if cfg.output.keep_empty_images else "not written"
+    echo(f"empty images: {s.empty_images} ({kept})")
+    echo(f"dropped:      {s.removed_objects} objects left the table, {s.unplaced_objects} found no spawn place"
+         + (f", {s.scenes_not_at_rest} scenes hit the step cap" if s.scenes_not_at_rest else ""))
+    st = s.stage_seconds
+    echo(f"time:         {s.seconds:.1f} s, {s.frames_per_s:.2f} frames/s  (physics {st['physics']:.1f} s, "
+         f"render {st['render']:.1f} s, annotate {st['annotate']:.1f} s, write {st['write']:.1f} s; "
+         f"{s.gl_renderer})")
+    echo(f"coco:         {s.out_dir}/annotations/instances.json")
+    if s.preview:
+        echo(f"preview:      {s.preview}")
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="PNG to write [default: DATASET/preview.png].")
+@click.option("--frames", type=int, default=12, show_default=True, help="Frames in the grid.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def preview(dataset, out_path, frames, verbose):
+    """Draw a grid of frames with masks, boxes and class names."""
+    from dropsynth.writers.preview import write_preview
+
+    _positive("--frames", frames)
+    click.echo(str(write_preview(dataset, out_path, max_frames=frames)))
+
+
+@main.group()
+def config():
+    """Inspect run configs."""
+
+
+@config.command("show")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Scene YAML file.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a key (repeatable).")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def config_show(config_path, sets, verbose):
+    """Print the resolved config (defaults filled in) as YAML."""
+    import yaml
+
+    from dropsynth import config as config_mod
+
+    cfg = config_mod.load(config_path, config_mod.parse_set(sets))
+    click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,333 @@
+"""Run configuration: typed dataclasses with defaults, loaded from YAML.
+
+Every field has a default, a type and a range check. Errors name the file,
+the key path and the problem; unknown keys suggest the nearest valid one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from dropsynth.errors import ConfigError
+
+
+def _f(default, *, doc: str, lo=None, hi=None, lo_open=False, choices=None):
+    """A config field with its documentation and checks."""
+    meta = {"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class SceneConfig:
+    builder: str = _f("tabletop", doc="scene builder name", choices=("tabletop",))
+    num_objects: tuple[int, int] = _f((5, 15), doc="objects dropped per scene, [min, max] inclusive", lo=1, hi=200)
+    table_size_m: tuple[float, float, float] = _f(
+        (1.2, 0.8, 0.04), doc="table top full extents x, y, thickness (m); its top surface is z = 0", lo=0.01,
+        hi=20.0)
+    spawn_area_m: tuple[float, float] = _f(
+        (0.5, 0.35), doc="x, y extents of the area above the table centre where objects are dropped (m)", lo=0.01,
+        hi=20.0)
+    spawn_height_m: tuple[float, float] = _f(
+        (0.05, 0.35), doc="[min, max] height above the table top of a dropped object's centre (m)", lo=0.0,
+        hi=10.0)
+    max_tries: int = _f(200, doc="placement attempts per object before it is skipped (counted as unplaced)",
+                        lo=1, hi=100000)
+    categories: Optional[list[str]] = _f(None, doc="only use assets of these categories (default: all)")
+
+
+@dataclass
+class PhysicsConfig:
+    time_step_s: float = _f(1.0 / 240.0, doc="fixed simulation step (s)", lo=1e-4, hi=0.05)
+    max_steps: int = _f(2400, doc="step cap per scene; objects still moving then are left as they are",
+                        lo=1, hi=1000000)
+    lin_vel_tol_m_s: float = _f(0.005, doc="an object is at rest below this linear speed (m/s)", lo=0.0,
+                                lo_open=True, hi=10.0)
+    ang_vel_tol_rad_s: float = _f(0.05, doc="an object is at rest below this angular speed (rad/s)", lo=0.0,
+                                  lo_open=True, hi=100.0)
+    hold_steps: int = _f(12, doc="every object must stay at rest this many consecutive steps", lo=1,
+                         hi=100000)
+    rolling_friction: float = _f(0.002, doc="rolling friction of every object", lo=0.0, hi=1.0)
+    spinning_friction: float = _f(0.002, doc="spinning friction of every object", lo=0.0, hi=1.0)
+
+
+@dataclass
+class CameraConfig:
+    width: int = _f(640, doc="image width (px)", lo=16, hi=8192)
+    height: int = _f(480, doc="image height (px)", lo=16, hi=8192)
+    fov_y_deg: float = _f(45.0, doc="vertical field of view (deg), used unless fx/fy are given", lo=1.0,
+                          hi=170.0)
+    fx: Optional[float] = _f(None, doc="focal length x (px); with fy overrides fov_y_deg", lo=1.0, hi=1e6)
+    fy: Optional[float] = _f(None, doc="focal length y (px)", lo=1.0, hi=1e6)
+    cx: Optional[float] = _f(None, doc="principal point x (px), default width / 2", lo=0.0, hi=1e5)
+    cy: Optional[float] = _f(None, doc="principal point y (px), default height / 2", lo=0.0, hi=1e5)
+    distance_m: tuple[float, float] = _f((0.7, 1.2), doc="[min, max] camera distance from the look-at point",
+                                         lo=0.05, hi=100.0)
+    elevation_deg: tuple[float, float] = _f((30.0, 80.0), doc="[min, max] elevation above the table plane",
+                                            lo=-90.0, hi=90.0)
+    azimuth_deg: tuple[float, float] = _f((0.0, 360.0), doc="[min, max] azimuth around the table's z axis",
+                                          lo=-720.0, hi=720.0)
+    look_at_jitter_m: float = _f(0.05, doc="look-at point drawn uniformly within this radius of the table centre",
+                                 lo=0.0, hi=10.0)
+    znear_m: float = _f(0.05, doc="near clipping distance (m)", lo=0.001, hi=10.0)
+    zfar_m: float = _f(6.0, doc="far clipping distance (m); depth beyond 6.5535 m cannot be stored", lo=0.01,
+                       hi=6.5535)
+
+
+@dataclass
+class LightConfig:
+    count: tuple[int, int] = _f((1, 3), doc="[min, max] number of lights", lo=0, hi=16)
+    kinds: list[str] = _f(["directional", "point"], doc="light types to draw from",
+                          choices=("directional", "point", "spot"))
+    directional_intensity: tuple[float, float] = _f((1.5, 4.0), doc="directional light intensity range (W/m^2)",
+                                                    lo=0.0, hi=1000.0)
+    point_intensity: tuple[float, float] = _f((2.0, 8.0), doc="point/spot light intensity range (cd)", lo=0.0,
+                                              hi=10000.0)
+    color_temperature_k: tuple[float, float] = _f((3000.0, 8000.0), doc="light colour temperature range (K)",
+                                                  lo=1000.0, hi=40000.0)
+    elevation_deg: tuple[float, float] = _f((25.0, 89.0), doc="elevation of lights above the table", lo=0.0,
+                                            hi=90.0)
+    distance_m: tuple[float, float] = _f((0.8, 2.0), doc="distance of point/spot lights from the table centre",
+                                         lo=0.05, hi=100.0)
+    ambient: tuple[float, float] = _f((0.15, 0.4), doc="ambient light level range (0..1)", lo=0.0, hi=1.0)
+
+
+@dataclass
+class OutputConfig:
+    mask_format: Literal["polygon", "rle"] = _f("polygon", doc="COCO segmentation format",
+                                               choices=("polygon", "rle"))
+    largest_part_only: bool = _f(False, doc="polygons: keep only the largest visible part of each object "
+                                            "(bbox and area then describe that part)")
+    min_visible_px: int = _f(20, doc="objects with fewer visible pixels are not annotated", lo=1, hi=10**8)
+    keep_empty_images: bool = _f(True, doc="write images in which no object is annotated")
+    png_compress_level: int = _f(1, doc="zlib level for PNG files (0 fast .. 9 small)", lo=0, hi=9)
+    preview: bool = _f(True, doc="write preview.png at the end of generate")
+    preview_frames: int = _f(12, doc="frames shown in the preview grid", lo=1, hi=256)
+
+
+@dataclass
+class RunConfig:
+    seed: int = _f(0, doc="master seed; every random draw derives from it", lo=0, hi=2**63 - 1)
+    scenes: int = _f(8, doc="settled scenes to generate", lo=1, lo_open=False, hi=10**9)
+    views_per_scene: int = _f(4, doc="camera views rendered per settled scene", lo=1, hi=10**6)
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    lights: LightConfig = field(default_factory=LightConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON/YAML view of the whole config (tuples become lists)."""
+        return _to_plain(dataclasses.asdict(self))
+
+
+def _to_plain(v):
+    if isinstance(v, dict):
+        return {k: _to_plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_to_plain(x) for x in v]
+    return v
+
+
+# --- loading and checking -----------------------------------------------------
+
+
+def _where(source: str, path: str) -> str:
+    return f"{source}: {path}" if path else source
+
+
+def _check_number(v, f: dataclasses.Field, source: str, path: str):
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ConfigError(f"{_where(source, path)}: must be a finite number, got {v}")
+    if lo is not None and (v < lo or (f.metadata.get("lo_open") and v <= lo)):
+        op = ">" if f.metadata.get("lo_open") else ">="
+        raise ConfigError(f"{_where(source, path)}: must be {op} {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise ConfigError(f"{_where(source, path)}: must be <= {hi}, got {v}")
+
+
+def _coerce_scalar(v, typ, f, source, path):
+    if typ is bool:
+        if not isinstance(v, bool):
+            raise ConfigError(f"{_where(source, path)}: must be true or false, got {v!r}")
+        return v
+    if typ is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            else:
+                raise ConfigError(f"{_where(source, path)}: must be an integer, got {v!r}")
+        _check_number(v, f, source, path)
+        return v
+    if typ is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{_where(source, path)}: must be a number, got {v!r}")
+        v = float(v)
+        _check_number(v, f, source, path)
+        return v
+    if typ is str:
+        if not isinstance(v, str):
+            raise ConfigError(f"{_where(source, path)}: must be a string, got {v!r}")
+        choices = f.metadata.get("choices")
+        if choices and v not in choices:
+            raise ConfigError(f"{_where(source, path)}: must be one of {', '.join(choices)}, got {v!r}"
+                              + _suggest(v, choices))
+        return v
+    raise TypeError(typ)
+
+
+def _coerce(v, typ, f, source, path):
+    origin = typing.get_origin(typ)
+    args = typing.get_args(typ)
+    if origin is typing.Union:  # Optional[X]
+        if v is None:
+            return None
+        inner = [a for a in args if a is not type(None)][0]
+        return _coerce(v, inner, f, source, path)
+    if origin is Literal:
+        return _coerce_scalar(v, str, f, source, path)
+    if origin is tuple:
+        n = len(args)
+        if not isinstance(v, (list, tuple)) or len(v) != n:
+            raise ConfigError(f"{_where(source, path)}: must be a list of {n} numbers, got {v!r}")
+        out = tuple(_coerce_scalar(x, args[i], f, source, f"{path}[{i}]") for i, x in enumerate(v))
+        doc = f.metadata.get("doc", "")
+        if n == 2 and ("[min, max]" in doc or "range" in doc) and out[0] > out[1]:
+            raise ConfigError(f"{_where(source, path)}: min {out[0]} is greater than max {out[1]}")
+        return out
+    if origin is list:
+        if not isinstance(v, (list, tuple)):
+            raise ConfigError(f"{_where(source, path)}: must be a list, got {v!r}")
+        return [_coerce_scalar(x, args[0], f, source, f"{path}[{i}]") for i, x in enumerate(v)]
+    return _coerce_scalar(v, typ, f, source, path)
+
+
+def _suggest(key: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _build(cls, data: dict, source: str, prefix: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{_where(source, prefix)}: must be a mapping of keys to values, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            raise ConfigError(f"{_where(source, path)}: unknown key{_suggest(str(key), fields)}"
+                              f" (valid: {', '.join(fields)})")
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in data:
+            continue
+        path = f"{prefix}.{name}" if prefix else name
+        typ = hints[name]
+        if dataclasses.is_dataclass(typ):
+            kwargs[name] = _build(typ, data[name] if data[name] is not None else {}, source, path)
+        else:
+            kwargs[name] = _coerce(data[name], typ, f, source, path)
+    return cls(**kwargs)
+
+
+def _cross_checks(cfg: RunConfig, source: str) -> None:
+    c = cfg.camera
+    if (c.fx is None) != (c.fy is None):
+        raise ConfigError(f"{source}: camera.fx: fx and fy must be given together")
+    for name in ("cx", "cy"):
+        v = getattr(c, name)
+        limit = c.width if name == "cx" else c.height
+        if v is not None and v > limit:
+            raise ConfigError(f"{source}: camera.{name}: must lie inside the image (<= {limit}), got {v}")
+    if c.znear_m >= c.zfar_m:
+        raise ConfigError(f"{source}: camera.znear_m: must be less than camera.zfar_m ({c.zfar_m})")
+    t = cfg.scene.table_size_m
+    a = cfg.scene.spawn_area_m
+    if a[0] > t[0] or a[1] > t[1]:
+        raise ConfigError(f"{source}: scene.spawn_area_m: {list(a)} is larger than the table {list(t[:2])}")
+
+
+def from_dict(data: dict | None, source: str = "<config>") -> RunConfig:
+    """Build and check a RunConfig from a parsed YAML mapping."""
+    cfg = _build(RunConfig, data or {}, source, "")
+    _cross_checks(cfg, source)
+    return cfg
+
+
+def load(path: str | Path | None, overrides: dict | None = None) -> RunConfig:
+    """Load a YAML config file (or the defaults when ``path`` is None) and
+    apply ``overrides`` (a nested mapping, e.g. from CLI flags) on top."""
+    import yaml
+
+    data: dict = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{source}: config file not found")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{source}: not valid YAML: {str(e).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
+    merged = _merge(data, overrides or {})
+    return from_dict(merged, source)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_set(items: typing.Iterable[str]) -> dict:
+    """``["camera.width=320", "scene.num_objects=[3, 6]"]`` -> nested mapping
+    (values parsed as YAML)."""
+    import yaml
+
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. camera.width=320")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item}: value is not valid YAML") from None
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def describe() -> list[tuple[str, str, Any]]:
+    """(key path, doc, default) of every config field, for docs and --help."""
+    rows = []
+
+    def walk(cls, prefix):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            path = f"{prefix}.{f.name}" if prefix else f.name
+            if dataclasses.is_dataclass(hints[f.name]):
+                walk(hints[f.name], path)
+            else:
+                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                rows.append((path, f.metadata.get("doc", ""), default))
+
+    walk(RunConfig, "")
+    return rows

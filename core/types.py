@@ -1,0 +1,162 @@
+"""Records passed between stages. Imports only numpy.
+
+Conventions: transforms are ``a_T_b`` 4x4 float64 (maps points in frame b to
+frame a); cameras follow OpenCV (x right, y down, z forward); lengths are
+metres, masses kilograms.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """A procedural shape. ``size_m``: box (x, y, z) full extents; cylinder
+    (radius, height); sphere (radius,)."""
+
+    kind: str  # "box" | "cylinder" | "sphere"
+    size_m: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One object type from an asset pack.
+
+    Exactly one of ``mesh_path`` (a visual mesh file) or ``primitive_kind``
+    is set. For primitives the size is drawn per instance from
+    ``primitive_size_m`` (per-dimension (low, high) ranges).
+    """
+
+    pack: str
+    id: str
+    category: str
+    supercategory: str
+    license: str
+    mesh_path: str | None = None
+    scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    collision_path: str | None = None
+    primitive_kind: str | None = None
+    primitive_size_m: tuple[tuple[float, float], ...] = ()
+    mass_kg: float | None = None
+    density_kg_m3: float = 500.0
+    friction: float = 0.6
+    restitution: float = 0.0
+    color_rgba: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """An object instance in a scene, before physics.
+
+    ``instance_id`` >= 1 is unique within the scene and is the value written
+    to the instance image. ``primitive`` is set for procedural assets (its
+    per-instance size); ``color_rgba`` overrides the asset's colour when set.
+    """
+
+    instance_id: int
+    asset: Asset
+    world_T_obj: np.ndarray  # (4, 4) float64, object frame = centre of mass
+    primitive: Primitive | None = None
+    color_rgba: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """A pinhole camera. ``K``: (3, 3) float64 intrinsics in pixels;
+    ``world_T_cam``: (4, 4) float64 pose, OpenCV axes."""
+
+    K: np.ndarray
+    width: int
+    height: int
+    world_T_cam: np.ndarray
+    znear_m: float = 0.05
+    zfar_m: float = 10.0
+
+
+@dataclass(frozen=True)
+class LightSpec:
+    """A light. ``kind``: "directional" | "point" | "spot"; ``world_T_light``
+    (4, 4) with the light shining along its -z axis (pyrender's convention);
+    ``color``: linear RGB in [0, 1]; ``intensity``: W/m^2 for directional,
+    candela for point/spot (pyrender units)."""
+
+    kind: str
+    world_T_light: np.ndarray
+    color: tuple[float, float, float]
+    intensity: float
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """A scene before physics: support surface, objects, cameras, lights."""
+
+    scene_index: int
+    table_size_m: tuple[float, float, float]  # full extents; the top surface is z = 0
+    objects: tuple[ObjectSpec, ...]
+    cameras: tuple[CameraSpec, ...]
+    lights: tuple[LightSpec, ...]
+    ambient_rgb: tuple[float, float, float]
+    table_rgba: tuple[float, float, float, float]
+    background_rgb: tuple[float, float, float]
+    unplaced: int = 0  # objects the builder drew but could not place collision-free
+
+
+@dataclass(frozen=True)
+class SettledScene:
+    """A scene after physics.
+
+    ``poses`` maps instance_id -> world_T_obj (4, 4) for the objects that
+    stayed on the table; ``removed`` lists the instance ids that left it.
+    """
+
+    spec: SceneSpec
+    poses: dict[int, np.ndarray]
+    removed: tuple[int, ...]
+    steps: int
+    at_rest: bool
+
+    def objects(self) -> list[ObjectSpec]:
+        """The object specs still in the scene, in instance-id order."""
+        return [o for o in self.spec.objects if o.instance_id in self.poses]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Rendered images of one camera view.
+
+    rgb: (H, W, 3) uint8; depth_m: (H, W) float32 metres along the optical
+    axis, 0 = no surface; instance_ids: (H, W) uint16, 0 = background or
+    table, otherwise the instance_id.
+    """
+
+    rgb: np.ndarray
+    depth_m: np.ndarray
+    instance_ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One object's label in one frame (visible part only unless named)."""
+
+    instance_id: int
+    asset_id: str
+    category: str
+    area: int
+    bbox: tuple[int, int, int, int]  # x, y, w, h pixels
+    segmentation: object  # list of polygons or an RLE dict (JSON-ready)
+    cam_T_obj: np.ndarray  # (4, 4)
+    px_count_visib: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the writers receive for one frame."""
+
+    image_index: int  # 0-based running index over the whole run
+    scene_index: int
+    view_index: int
+    camera: CameraSpec
+    frame: Frame
+    annotations: tuple[Annotation, ...] = field(default_factory=tuple)

@@ -1,0 +1,52 @@
+"""Headless OpenGL set-up: the one place that knows about EGL, Mesa and
+pyrender's workarounds. Import nothing GL-related before ``ensure_gl()``.
+"""
+from __future__ import annotations
+
+import ctypes.util
+import os
+
+from dropsynth.errors import RenderBackendError
+
+# Debian/Ubuntu packages that provide each library (measured on Debian 12:
+# libegl1 + libgl1 pull in Mesa's EGL vendor library and llvmpipe).
+GL_LIBRARIES = {"EGL": "libegl1", "GL": "libgl1", "Xrender": "libxrender1"}
+APT_HINT = ("apt-get install --no-install-recommends libegl1 libgl1 libxrender1 libegl-mesa0 "
+            "libgl1-mesa-dri")
+
+_ready = False
+
+
+def missing_libraries() -> list[str]:
+    """Debian packages whose shared library cannot be found."""
+    return [pkg for lib, pkg in GL_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
+
+
+def ensure_gl() -> None:
+    """Select EGL (unless the user chose a platform) and import pyrender.
+
+    Raises RenderBackendError naming the Debian packages to install when the
+    system GL libraries are missing or cannot start.
+    """
+    global _ready
+    if _ready:
+        return
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    # pyglet is imported by pyrender; it needs no X server in headless mode.
+    os.environ.setdefault("PYGLET_HEADLESS", "1")
+    missing = missing_libraries()
+    if missing and os.environ["PYOPENGL_PLATFORM"] == "egl":
+        raise RenderBackendError(
+            f"OpenGL libraries not found ({', '.join(missing)} missing); install them with: sudo {APT_HINT}")
+    import numpy as np
+
+    # pyrender 0.1.45 uses np.infty, which NumPy 2 removed (pyrender#288).
+    if not hasattr(np, "infty"):
+        np.infty = np.inf
+    try:
+        import pyrender  # noqa: F401
+    except Exception as e:  # ImportError, OSError, or AttributeError from PyOpenGL without libGL
+        raise RenderBackendError(
+            f"cannot load OpenGL through {os.environ['PYOPENGL_PLATFORM']} ({type(e).__name__}: {e}); "
+            f"install the system libraries with: sudo {APT_HINT}") from None
+    _ready = True

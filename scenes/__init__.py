@@ -1,0 +1,1 @@
+"""Scene builders, samplers and physics."""

@@ -1,0 +1,60 @@
+"""The tabletop builder: random objects dropped above a table."""
+from __future__ import annotations
+
+import numpy as np
+
+from dropsynth import seeding
+from dropsynth.assets.catalog import AssetCatalog
+from dropsynth.assets.mesh import object_radius, sample_primitive
+from dropsynth.config import RunConfig
+from dropsynth.scenes.samplers import pose, random_rotation, sample_camera, sample_lights
+from dropsynth.types import ObjectSpec, SceneSpec
+
+CLEARANCE_M = 0.005  # gap kept between bounding spheres at spawn
+
+
+def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int) -> SceneSpec:
+    """Sample one tabletop scene (before physics) from the scene's seeded streams.
+
+    Objects are placed one at a time at random positions above the table with
+    a random orientation, rejecting positions whose bounding spheres overlap
+    an object already placed (``scene.max_tries`` attempts each); an object
+    that finds no free position is skipped and counted in ``unplaced``.
+    """
+    sc = cfg.scene
+    rng = seeding.scene_rng(seed, scene_index, "placement")
+    mat = seeding.scene_rng(seed, scene_index, "materials")
+    n = int(rng.integers(sc.num_objects[0], sc.num_objects[1] + 1))
+    assets = catalog.assets
+    placed: list[tuple[np.ndarray, float]] = []
+    objects = []
+    unplaced = 0
+    hx, hy = sc.spawn_area_m[0] / 2, sc.spawn_area_m[1] / 2
+    for k in range(n):
+        asset = assets[int(rng.integers(len(assets)))]
+        prim = sample_primitive(asset, rng) if asset.primitive_kind else None
+        radius = object_radius(asset, prim)
+        rot = random_rotation(rng)
+        pos = None
+        for _ in range(sc.max_tries):
+            cand = np.array([rng.uniform(-hx, hx), rng.uniform(-hy, hy),
+                             radius + CLEARANCE_M + rng.uniform(*sc.spawn_height_m)])
+            if all(np.linalg.norm(cand - q) > radius + rq + CLEARANCE_M for q, rq in placed):
+                pos = cand
+                break
+        # Primitives get a random colour; meshes keep their own texture or colour.
+        color = tuple(float(c) for c in mat.uniform(0.1, 0.95, 3)) + (1.0,) if prim is not None else None
+        if pos is None:
+            unplaced += 1
+            continue
+        placed.append((pos, radius))
+        objects.append(ObjectSpec(instance_id=len(objects) + 1, asset=asset, world_T_obj=pose(rot, pos),
+                                  primitive=prim, color_rgba=color))
+    table_rgba = tuple(float(c) for c in mat.uniform(0.2, 0.8, 3)) + (1.0,)
+    background = tuple(float(c) for c in mat.uniform(0.0, 1.0, 3))
+    cameras = tuple(sample_camera(cfg.camera, seeding.view_rng(seed, scene_index, v, "camera"))
+                    for v in range(cfg.views_per_scene))
+    lights, ambient = sample_lights(cfg.lights, seeding.scene_rng(seed, scene_index, "lights"))
+    return SceneSpec(scene_index=scene_index, table_size_m=sc.table_size_m, objects=tuple(objects),
+                     cameras=cameras, lights=lights, ambient_rgb=ambient, table_rgba=table_rgba,
+                     background_rgb=background, unplaced=unplaced)

@@ -1,0 +1,197 @@
+"""PyBullet physics: drop a SceneSpec's objects and simulate until at rest.
+
+The only module that imports pybullet. Every call passes ``physicsClientId``
+so several worlds can live in one process.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from dropsynth.assets.mesh import object_mass, prepare
+from dropsynth.config import PhysicsConfig
+from dropsynth.scenes.samplers import pose, quat_to_matrix
+from dropsynth.types import ObjectSpec, SceneSpec, SettledScene
+
+log = logging.getLogger(__name__)
+
+FALL_Z_M = -0.05  # an object whose centre drops this far below the table top has left the table
+TABLE_FRICTION = 0.7
+
+
+def matrix_to_quat(r: np.ndarray) -> tuple[float, float, float, float]:
+    """(3, 3) rotation -> (x, y, z, w) quaternion."""
+    m = np.asarray(r, dtype=np.float64)
+    tr = m[0, 0] + m[1, 1] + m[2, 2]
+    if tr > 0:
+        s = np.sqrt(tr + 1.0) * 2
+        w, x, y, z = 0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s
+    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
+        s = np.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) * 2
+        w, x, y, z = (m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s
+    elif m[1, 1] > m[2, 2]:
+        s = np.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) * 2
+        w, x, y, z = (m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s
+    else:
+        s = np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
+        w, x, y, z = (m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s
+    return float(x), float(y), float(z), float(w)
+
+
+def _connect_quietly():
+    """Import pybullet and connect(DIRECT) without the "pybullet build time"
+    banner that its C code writes to stderr (it would break the progress bar
+    and clutter logs of long runs)."""
+    import os
+    import sys
+
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr: nothing to protect
+        import pybullet as pb
+
+        return pb, pb.connect(pb.DIRECT)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import pybullet as pb
+
+            cid = pb.connect(pb.DIRECT)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return pb, cid
+
+
+class PhysicsWorld:
+    """A PyBullet DIRECT client, reset for every scene (reuse one per process)."""
+
+    def __init__(self):
+        self.pb, self.cid = _connect_quietly()
+
+    def close(self) -> None:
+        if self.cid is not None and self.pb.isConnected(physicsClientId=self.cid):
+            self.pb.disconnect(physicsClientId=self.cid)
+        self.cid = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- building -------------------------------------------------------------
+
+    def _reset(self, cfg: PhysicsConfig) -> None:
+        pb, cid = self.pb, self.cid
+        pb.resetSimulation(physicsClientId=cid)
+        pb.setGravity(0, 0, -9.81, physicsClientId=cid)
+        # Same inputs -> same contacts, whatever ran in this client before.
+        pb.setPhysicsEngineParameter(fixedTimeStep=cfg.time_step_s, deterministicOverlappingPairs=1,
+                                     physicsClientId=cid)
+
+    def _collision_shape(self, obj: ObjectSpec) -> int:
+        pb, cid = self.pb, self.cid
+        p = obj.primitive
+        if p is not None:
+            if p.kind == "box":
+                return pb.createCollisionShape(pb.GEOM_BOX, halfExtents=[s / 2 for s in p.size_m],
+                                               physicsClientId=cid)
+            if p.kind == "cylinder":
+                return pb.createCollisionShape(pb.GEOM_CYLINDER, radius=p.size_m[0], height=p.size_m[1],
+                                               physicsClientId=cid)
+            return pb.createCollisionShape(pb.GEOM_SPHERE, radius=p.size_m[0], physicsClientId=cid)
+        prep = prepare(obj.asset)
+        if prep.collision_path:
+            # Each 'o' group of the OBJ becomes one convex hull of a compound shape.
+            return pb.createCollisionShape(pb.GEOM_MESH, fileName=prep.collision_path, meshScale=list(prep.scale),
+                                           collisionFramePosition=prep.collision_offset.tolist(),
+                                           physicsClientId=cid)
+        return pb.createCollisionShape(pb.GEOM_MESH, vertices=prep.hull.tolist(), physicsClientId=cid)
+
+    def load(self, spec: SceneSpec, cfg: PhysicsConfig) -> dict[int, int]:
+        """Reset the world and add the table and the scene's objects at their
+        spawn poses; returns instance_id -> body id."""
+        pb, cid = self.pb, self.cid
+        self._reset(cfg)
+        sx, sy, sz = spec.table_size_m
+        table = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=[sx / 2, sy / 2, sz / 2], physicsClientId=cid)
+        self.table = pb.createMultiBody(0, table, -1, [0, 0, -sz / 2], physicsClientId=cid)
+        pb.changeDynamics(self.table, -1, lateralFriction=TABLE_FRICTION, physicsClientId=cid)
+        bodies = {}
+        for obj in spec.objects:
+            shape = self._collision_shape(obj)
+            t = obj.world_T_obj
+            body = pb.createMultiBody(object_mass(obj.asset, obj.primitive), shape, -1, t[:3, 3].tolist(),
+                                      matrix_to_quat(t[:3, :3]), physicsClientId=cid)
+            pb.changeDynamics(body, -1, lateralFriction=obj.asset.friction, restitution=obj.asset.restitution,
+                              rollingFriction=cfg.rolling_friction, spinningFriction=cfg.spinning_friction,
+                              contactProcessingThreshold=0.0, physicsClientId=cid)
+            bodies[obj.instance_id] = body
+        return bodies
+
+    def poses(self, bodies: dict[int, int]) -> dict[int, np.ndarray]:
+        out = {}
+        for iid, body in bodies.items():
+            pos, quat = self.pb.getBasePositionAndOrientation(body, physicsClientId=self.cid)
+            out[iid] = pose(quat_to_matrix(quat), pos)
+        return out
+
+    # -- simulating -----------------------------------------------------------
+
+    def settle(self, spec: SceneSpec, cfg: PhysicsConfig) -> SettledScene:
+        """Drop the objects and step until every one has stayed at rest for
+        ``cfg.hold_steps`` steps, or ``cfg.max_steps`` is reached. Objects
+        that fall off the table are removed as soon as they do."""
+        pb, cid = self.pb, self.cid
+        bodies = self.load(spec, cfg)
+        hx, hy = spec.table_size_m[0] / 2, spec.table_size_m[1] / 2
+        lin2, ang2 = cfg.lin_vel_tol_m_s ** 2, cfg.ang_vel_tol_rad_s ** 2
+        removed = []
+        calm = 0
+        steps = 0
+        at_rest = not bodies
+        while steps < cfg.max_steps and bodies:
+            pb.stepSimulation(physicsClientId=cid)
+            steps += 1
+            still = True
+            for iid, body in list(bodies.items()):
+                v, w = pb.getBaseVelocity(body, physicsClientId=cid)
+                if v[0] * v[0] + v[1] * v[1] + v[2] * v[2] > lin2 or w[0] * w[0] + w[1] * w[1] + w[2] * w[2] > ang2:
+                    still = False
+                    pos = pb.getBasePositionAndOrientation(body, physicsClientId=cid)[0]
+                    if pos[2] < FALL_Z_M:
+                        pb.removeBody(body, physicsClientId=cid)
+                        del bodies[iid]
+                        removed.append(iid)
+            calm = calm + 1 if still else 0
+            if calm >= cfg.hold_steps:
+                at_rest = True
+                break
+        if not bodies:
+            at_rest = True
+        poses = self.poses(bodies)
+        # Anything resting outside the table footprint (e.g. caught on its edge) is not on the table.
+        for iid, t in list(poses.items()):
+            x, y, z = t[:3, 3]
+            if abs(x) > hx or abs(y) > hy or z < FALL_Z_M:
+                del poses[iid]
+                removed.append(iid)
+        if not at_rest:
+            log.warning("scene %d: objects still moving after %d steps", spec.scene_index, steps)
+        return SettledScene(spec=spec, poses=poses, removed=tuple(sorted(removed)), steps=steps, at_rest=at_rest)
+
+    def contacts(self, bodies: dict[int, int]) -> list[tuple[int, int, float]]:
+        """(body a, body b, signed distance m) of every contact point; negative is penetration."""
+        out = []
+        for c in self.pb.getContactPoints(physicsClientId=self.cid):
+            out.append((c[1], c[2], c[8]))
+        return out

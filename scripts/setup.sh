@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install dropsynth into ./.venv, with the system OpenGL libraries it needs
+# (EGL + Mesa's llvmpipe for headless rendering) when they are missing.
+# Usage: bash scripts/setup.sh [--test]   (--test adds the test dependencies)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_gl=()
+for pair in "libEGL.so.1:libegl1" "libGL.so.1:libgl1" "libXrender.so.1:libxrender1"; do
+  lib=${pair%%:*}; pkg=${pair##*:}
+  ldconfig -p 2>/dev/null | grep -q "$lib" || need_gl+=("$pkg")
+done
+# Mesa's EGL vendor library and software rasterizer (llvmpipe), for machines without a GPU driver.
+[ -e /usr/share/glvnd/egl_vendor.d/50_mesa.json ] || need_gl+=(libegl-mesa0)
+ls /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1 || ls /usr/lib/*/dri/llvmpipe_dri.so >/dev/null 2>&1 \
+  || need_gl+=(libgl1-mesa-dri)
+if [ ${#need_gl[@]} -gt 0 ]; then
+  echo "setup: installing system GL libraries: ${need_gl[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_gl[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+.venv/bin/python -m pip install -q -e ".${extras}"
+echo "setup: dropsynth installed in .venv ($(.venv/bin/dropsynth --version))"
