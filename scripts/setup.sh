@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_gl=()
+libs=$(ldconfig -p 2>/dev/null || true)
 for pair in "libEGL.so.1:libegl1" "libGL.so.1:libgl1" "libXrender.so.1:libxrender1"; do
   lib=${pair%%:*}; pkg=${pair##*:}
-  ldconfig -p 2>/dev/null | grep -q "$lib" || need_gl+=("$pkg")
+  case "$libs" in *"$lib "*) ;; *) need_gl+=("$pkg") ;; esac
 done
 # Mesa's EGL vendor library and software rasterizer (llvmpipe), for machines without a GPU driver.
 [ -e /usr/share/glvnd/egl_vendor.d/50_mesa.json ] || need_gl+=(libegl-mesa0)
