@@ -31,11 +31,13 @@ def resolve_path(ref: str, pack_dir: Path) -> Path:
     return p if p.is_absolute() else pack_dir / p
 
 
-def _num(v, where: str, lo: float | None = None, open_lo: bool = False) -> float:
+def _num(v, where: str, lo: float | None = None, open_lo: bool = False, hi: float | None = None) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
         raise AssetError(f"{where}: must be a number, got {v!r}")
     if lo is not None and (v < lo or (open_lo and v <= lo)):
         raise AssetError(f"{where}: must be {'>' if open_lo else '>='} {lo}, got {v!r}")
+    if hi is not None and v > hi:
+        raise AssetError(f"{where}: must be <= {hi}, got {v!r}")
     return float(v)
 
 
@@ -94,7 +96,7 @@ def load_pack(path: str | Path) -> list[Asset]:
             c = o["color"]
             if not isinstance(c, list) or len(c) not in (3, 4):
                 raise AssetError(f"{w}.color: must be [r, g, b] or [r, g, b, a] in 0..1")
-            c = [_num(x, f"{w}.color", 0.0) for x in c] + ([1.0] if len(c) == 3 else [])
+            c = [_num(x, f"{w}.color", 0.0, hi=1.0) for x in c] + ([1.0] if len(c) == 3 else [])
             common["color_rgba"] = tuple(c)
         if ("mesh" in o) == ("primitive" in o):
             raise AssetError(f"{w}: give exactly one of 'mesh' or 'primitive'")

@@ -171,8 +171,6 @@ def _boundary_loops(mask: np.ndarray) -> list[np.ndarray]:
                 want = (d_list[e] + 1) % 4
                 if d_list[nxt] != want and d_list[alt] == want:
                     nxt = alt
-                elif used[nxt] and not used[alt]:
-                    nxt = alt
             e = nxt
         seq = np.asarray(seq)
         ds = d[seq]

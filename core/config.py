@@ -16,9 +16,10 @@ from typing import Any, Literal, Optional
 from dropsynth.errors import ConfigError
 
 
-def _f(default, *, doc: str, lo=None, hi=None, lo_open=False, choices=None):
-    """A config field with its documentation and checks."""
-    meta = {"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "choices": choices}
+def _f(default, *, doc: str, lo=None, hi=None, lo_open=False, choices=None, is_range=False):
+    """A config field with its documentation and checks. ``is_range``: a
+    [min, max] pair whose min must not exceed its max."""
+    meta = {"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "choices": choices, "is_range": is_range}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -27,7 +28,7 @@ def _f(default, *, doc: str, lo=None, hi=None, lo_open=False, choices=None):
 @dataclass
 class SceneConfig:
     builder: str = _f("tabletop", doc="scene builder name", choices=("tabletop",))
-    num_objects: tuple[int, int] = _f((5, 15), doc="objects dropped per scene, [min, max] inclusive", lo=1, hi=200)
+    num_objects: tuple[int, int] = _f((5, 15), is_range=True, doc="objects dropped per scene, [min, max] inclusive", lo=1, hi=200)
     table_size_m: tuple[float, float, float] = _f(
         (1.2, 0.8, 0.04), doc="table top full extents x, y, thickness (m); its top surface is z = 0", lo=0.01,
         hi=20.0)
@@ -35,7 +36,7 @@ class SceneConfig:
         (0.5, 0.35), doc="x, y extents of the area above the table centre where objects are dropped (m)", lo=0.01,
         hi=20.0)
     spawn_height_m: tuple[float, float] = _f(
-        (0.05, 0.35), doc="[min, max] height above the table top of a dropped object's centre (m)", lo=0.0,
+        (0.05, 0.35), is_range=True, doc="[min, max] height above the table top of a dropped object's centre (m)", lo=0.0,
         hi=10.0)
     max_tries: int = _f(200, doc="placement attempts per object before it is skipped (counted as unplaced)",
                         lo=1, hi=100000)
@@ -67,11 +68,11 @@ class CameraConfig:
     fy: Optional[float] = _f(None, doc="focal length y (px)", lo=1.0, hi=1e6)
     cx: Optional[float] = _f(None, doc="principal point x (px), default width / 2", lo=0.0, hi=1e5)
     cy: Optional[float] = _f(None, doc="principal point y (px), default height / 2", lo=0.0, hi=1e5)
-    distance_m: tuple[float, float] = _f((0.7, 1.2), doc="[min, max] camera distance from the look-at point",
+    distance_m: tuple[float, float] = _f((0.7, 1.2), is_range=True, doc="[min, max] camera distance from the look-at point",
                                          lo=0.05, hi=100.0)
-    elevation_deg: tuple[float, float] = _f((30.0, 80.0), doc="[min, max] elevation above the table plane",
+    elevation_deg: tuple[float, float] = _f((30.0, 80.0), is_range=True, doc="[min, max] elevation above the table plane",
                                             lo=-90.0, hi=90.0)
-    azimuth_deg: tuple[float, float] = _f((0.0, 360.0), doc="[min, max] azimuth around the table's z axis",
+    azimuth_deg: tuple[float, float] = _f((0.0, 360.0), is_range=True, doc="[min, max] azimuth around the table's z axis",
                                           lo=-720.0, hi=720.0)
     look_at_jitter_m: float = _f(0.05, doc="look-at point drawn uniformly within this radius of the table centre",
                                  lo=0.0, hi=10.0)
@@ -82,20 +83,20 @@ class CameraConfig:
 
 @dataclass
 class LightConfig:
-    count: tuple[int, int] = _f((1, 3), doc="[min, max] number of lights", lo=0, hi=16)
+    count: tuple[int, int] = _f((1, 3), is_range=True, doc="[min, max] number of lights", lo=0, hi=16)
     kinds: list[str] = _f(["directional", "point"], doc="light types to draw from",
                           choices=("directional", "point", "spot"))
-    directional_intensity: tuple[float, float] = _f((1.5, 4.0), doc="directional light intensity range (W/m^2)",
+    directional_intensity: tuple[float, float] = _f((1.5, 4.0), is_range=True, doc="directional light intensity range (W/m^2)",
                                                     lo=0.0, hi=1000.0)
-    point_intensity: tuple[float, float] = _f((2.0, 8.0), doc="point/spot light intensity range (cd)", lo=0.0,
+    point_intensity: tuple[float, float] = _f((2.0, 8.0), is_range=True, doc="point/spot light intensity range (cd)", lo=0.0,
                                               hi=10000.0)
-    color_temperature_k: tuple[float, float] = _f((3000.0, 8000.0), doc="light colour temperature range (K)",
+    color_temperature_k: tuple[float, float] = _f((3000.0, 8000.0), is_range=True, doc="light colour temperature range (K)",
                                                   lo=1000.0, hi=40000.0)
-    elevation_deg: tuple[float, float] = _f((25.0, 89.0), doc="elevation of lights above the table", lo=0.0,
+    elevation_deg: tuple[float, float] = _f((25.0, 89.0), is_range=True, doc="elevation of lights above the table", lo=0.0,
                                             hi=90.0)
-    distance_m: tuple[float, float] = _f((0.8, 2.0), doc="distance of point/spot lights from the table centre",
+    distance_m: tuple[float, float] = _f((0.8, 2.0), is_range=True, doc="distance of point/spot lights from the table centre",
                                          lo=0.05, hi=100.0)
-    ambient: tuple[float, float] = _f((0.15, 0.4), doc="ambient light level range (0..1)", lo=0.0, hi=1.0)
+    ambient: tuple[float, float] = _f((0.15, 0.4), is_range=True, doc="ambient light level range (0..1)", lo=0.0, hi=1.0)
 
 
 @dataclass
@@ -198,20 +199,41 @@ def _coerce(v, typ, f, source, path):
         if not isinstance(v, (list, tuple)) or len(v) != n:
             raise ConfigError(f"{_where(source, path)}: must be a list of {n} numbers, got {v!r}")
         out = tuple(_coerce_scalar(x, args[i], f, source, f"{path}[{i}]") for i, x in enumerate(v))
-        doc = f.metadata.get("doc", "")
-        if n == 2 and ("[min, max]" in doc or "range" in doc) and out[0] > out[1]:
+        if f.metadata.get("is_range") and out[0] > out[1]:
             raise ConfigError(f"{_where(source, path)}: min {out[0]} is greater than max {out[1]}")
         return out
     if origin is list:
         if not isinstance(v, (list, tuple)):
             raise ConfigError(f"{_where(source, path)}: must be a list, got {v!r}")
+        if f.metadata.get("choices") and not v:
+            raise ConfigError(f"{_where(source, path)}: must name at least one of {', '.join(f.metadata['choices'])}")
         return [_coerce_scalar(x, args[0], f, source, f"{path}[{i}]") for i, x in enumerate(v)]
     return _coerce_scalar(v, typ, f, source, path)
 
 
+_UNIT_SUFFIXES = ("_deg", "_rad", "_m", "_s", "_kg", "_k", "_px", "_m3", "_m_s", "_rad_s")
+
+
+def _bare(name: str) -> str:
+    """Key without unit suffix and underscores: fov_y_deg -> fovy."""
+    for suffix in sorted(_UNIT_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return name.replace("_", "").lower()
+
+
 def _suggest(key: str, valid) -> str:
-    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    """"; did you mean 'x'?" for the nearest valid key, comparing names both
+    as written and without unit suffixes and underscores (fovy -> fov_y_deg)."""
+    valid = list(valid)
+    scored = []
+    for v in valid:
+        r1 = difflib.SequenceMatcher(None, key.lower(), v.lower()).ratio()
+        r2 = difflib.SequenceMatcher(None, _bare(key), _bare(v)).ratio()
+        scored.append((max(r1, r2), v))
+    best = max(scored, default=(0.0, None))
+    return f"; did you mean {best[1]!r}?" if best[0] >= 0.6 else ""
 
 
 def _build(cls, data: dict, source: str, prefix: str):
@@ -311,6 +333,8 @@ def parse_set(items: typing.Iterable[str]) -> dict:
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item}: {part} is a value, not a section; it cannot hold keys")
         node[parts[-1]] = value
     return out
 
