@@ -1,10 +1,14 @@
-"""Asset packs: manifest loading and the catalog the scene builders draw from.
+"""Asset packs: manifest parsing, pack discovery, and the catalog the scene
+builders draw from.
 
-A pack is a folder with a ``pack.yaml`` manifest (see the built-in one in
-``builtin/pack.yaml``). Errors name the manifest file and the field.
+A pack is a folder (or a ``.tar.gz``/``.tgz``/``.zip`` of one) with a
+``pack.yaml`` manifest; the format is documented in ``assets/README.md``.
+Every problem is reported as ``file: field: what is wrong``.
 """
 from __future__ import annotations
 
+import difflib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +19,27 @@ from dropsynth.types import Asset
 
 BUILTIN_PACK = Path(__file__).parent / "builtin"
 PRIMITIVE_DIMS = {"box": 3, "cylinder": 2, "sphere": 1}
-_OBJECT_KEYS = {"id", "category", "supercategory", "mesh", "collision", "scale", "mass_kg", "density_kg_m3",
-                "friction", "restitution", "color", "primitive", "size_m"}
-_PACK_KEYS = {"name", "version", "license", "author", "objects"}
+MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".ply", ".stl")
+UNITS_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
+COLLISION_MODES = ("auto", "hull", "decompose")  # or a collision mesh file
+ENV_PACKS = "DROPSYNTH_ASSETS"  # extra pack paths, separated like PATH
+_OBJECT_KEYS = {"id", "category", "supercategory", "mesh", "urdf", "collision", "unit", "scale", "mass_kg",
+                "density_kg_m3", "friction", "restitution", "color", "primitive", "size_m"}
+_PACK_KEYS = {"name", "version", "license", "author", "description", "objects"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a pack: ``file: field: message``."""
+
+    file: str
+    field: str
+    message: str
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        tag = "" if self.severity == "error" else " [warning]"
+        return f"{self.file}: {self.field}: {self.message}{tag}" if self.field else f"{self.file}: {self.message}{tag}"
 
 
 def resolve_path(ref: str, pack_dir: Path) -> Path:
@@ -31,121 +53,255 @@ def resolve_path(ref: str, pack_dir: Path) -> Path:
     return p if p.is_absolute() else pack_dir / p
 
 
-def _num(v, where: str, lo: float | None = None, open_lo: bool = False, hi: float | None = None) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
-        raise AssetError(f"{where}: must be a number, got {v!r}")
-    if lo is not None and (v < lo or (open_lo and v <= lo)):
-        raise AssetError(f"{where}: must be {'>' if open_lo else '>='} {lo}, got {v!r}")
-    if hi is not None and v > hi:
-        raise AssetError(f"{where}: must be <= {hi}, got {v!r}")
-    return float(v)
+class _Checker:
+    """Collects problems for one manifest instead of stopping at the first."""
+
+    def __init__(self, manifest: Path):
+        self.file = str(manifest)
+        self.problems: list[Problem] = []
+
+    def error(self, field: str, msg: str) -> None:
+        self.problems.append(Problem(self.file, field, msg, "error"))
+
+    def warn(self, field: str, msg: str) -> None:
+        self.problems.append(Problem(self.file, field, msg, "warning"))
+
+    def num(self, obj: dict, key: str, where: str, default=None, lo=None, open_lo=False, hi=None):
+        if key not in obj:
+            return default
+        v = obj[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            self.error(f"{where}.{key}", f"must be a number, got {v!r}")
+            return default
+        if lo is not None and (v < lo or (open_lo and v <= lo)):
+            self.error(f"{where}.{key}", f"must be {'>' if open_lo else '>='} {lo}, got {v!r}")
+            return default
+        if hi is not None and v > hi:
+            self.error(f"{where}.{key}", f"must be <= {hi}, got {v!r}")
+            return default
+        return float(v)
 
 
-def load_pack(path: str | Path) -> list[Asset]:
-    """Read and check a pack folder (or its ``pack.yaml``); returns its assets."""
+def _suggest(key: str, valid) -> str:
+    close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def read_pack(path: str | Path) -> tuple[list[Asset], list[Problem]]:
+    """Parse a pack folder (or its ``pack.yaml``) without loading meshes.
+
+    Returns the assets that parsed cleanly and every problem found (never
+    raises for a bad manifest). Mesh contents are checked by ``validate``.
+    """
     import yaml
 
     path = Path(path)
     manifest = path / "pack.yaml" if path.is_dir() else path
     pack_dir = manifest.parent
+    chk = _Checker(manifest)
     if not manifest.is_file():
-        raise AssetError(f"{manifest}: pack manifest not found")
+        chk.error("", "pack manifest not found (a pack is a folder with a pack.yaml)")
+        return [], chk.problems
     try:
         data = yaml.safe_load(manifest.read_text())
-    except yaml.YAMLError as e:
-        raise AssetError(f"{manifest}: not valid YAML: {str(e).splitlines()[0]}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        chk.error("", f"not valid YAML: {str(e).splitlines()[0]}")
+        return [], chk.problems
     if not isinstance(data, dict):
-        raise AssetError(f"{manifest}: the manifest must be a mapping")
+        chk.error("", "the manifest must be a mapping with name, version, license and objects")
+        return [], chk.problems
     for k in data:
         if k not in _PACK_KEYS:
-            raise AssetError(f"{manifest}: {k}: unknown key (valid: {', '.join(sorted(_PACK_KEYS))})")
-    for k in ("name", "license", "objects"):
+            chk.error(str(k), f"unknown key{_suggest(str(k), _PACK_KEYS)} (valid: {', '.join(sorted(_PACK_KEYS))})")
+    for k in ("name", "version", "license"):
         if k not in data:
-            raise AssetError(f"{manifest}: {k}: missing")
-    name = data["name"]
-    if not isinstance(name, str) or not name:
-        raise AssetError(f"{manifest}: name: must be a non-empty string")
-    objects = data["objects"]
+            chk.error(k, "missing")
+        elif not isinstance(data[k], (str, int, float)) or isinstance(data[k], bool) or str(data[k]) == "":
+            chk.error(k, f"must be a non-empty string, got {data[k]!r}")
+    if "author" not in data:
+        chk.warn("author", "missing (who made these objects?)")
+    name = str(data.get("name") or "")
+    if name and not all(c.isalnum() or c in "-_." for c in name):
+        chk.error("name", f"use only letters, digits, '-', '_' and '.', got {name!r}")
+    objects = data.get("objects")
     if not isinstance(objects, list) or not objects:
-        raise AssetError(f"{manifest}: objects: must be a non-empty list")
-    assets, seen = [], set()
+        chk.error("objects", "must be a non-empty list")
+        return [], chk.problems
+    license_ = str(data.get("license", ""))
+    assets, seen = [], {}
     for i, o in enumerate(objects):
-        w = f"{manifest}: objects[{i}]"
-        if not isinstance(o, dict):
-            raise AssetError(f"{w}: must be a mapping")
-        for k in o:
-            if k not in _OBJECT_KEYS:
-                raise AssetError(f"{w}.{k}: unknown key (valid: {', '.join(sorted(_OBJECT_KEYS))})")
-        for k in ("id", "category"):
-            if not isinstance(o.get(k), str) or not o.get(k):
-                raise AssetError(f"{w}.{k}: must be a non-empty string")
-        if o["id"] in seen:
-            raise AssetError(f"{w}.id: duplicate id {o['id']!r}")
-        seen.add(o["id"])
-        sup = o.get("supercategory", name)
-        if not isinstance(sup, str) or not sup or sup.lower() == "none":
-            raise AssetError(f"{w}.supercategory: must be a non-empty string other than 'none'")
-        common = dict(
-            pack=name, id=o["id"], category=o["category"], supercategory=sup, license=str(data["license"]),
-            friction=_num(o.get("friction", 0.6), f"{w}.friction", 0.0),
-            restitution=_num(o.get("restitution", 0.0), f"{w}.restitution", 0.0),
-            density_kg_m3=_num(o.get("density_kg_m3", 500.0), f"{w}.density_kg_m3", 0.0, open_lo=True),
-            mass_kg=(_num(o["mass_kg"], f"{w}.mass_kg", 0.0, open_lo=True) if "mass_kg" in o else None),
-        )
-        if "color" in o:
-            c = o["color"]
-            if not isinstance(c, list) or len(c) not in (3, 4):
-                raise AssetError(f"{w}.color: must be [r, g, b] or [r, g, b, a] in 0..1")
-            c = [_num(x, f"{w}.color", 0.0, hi=1.0) for x in c] + ([1.0] if len(c) == 3 else [])
-            common["color_rgba"] = tuple(c)
-        if ("mesh" in o) == ("primitive" in o):
-            raise AssetError(f"{w}: give exactly one of 'mesh' or 'primitive'")
-        if "primitive" in o:
-            kind = o["primitive"]
-            if kind not in PRIMITIVE_DIMS:
-                raise AssetError(f"{w}.primitive: must be one of {', '.join(PRIMITIVE_DIMS)}, got {kind!r}")
-            size = o.get("size_m")
-            n = PRIMITIVE_DIMS[kind]
-            if not isinstance(size, list) or len(size) != n:
-                raise AssetError(f"{w}.size_m: {kind} needs {n} [min, max] ranges in metres")
-            ranges = []
-            for j, r in enumerate(size):
-                if not isinstance(r, list) or len(r) != 2:
-                    raise AssetError(f"{w}.size_m[{j}]: must be [min, max] in metres")
-                lo_, hi_ = (_num(x, f"{w}.size_m[{j}]", 0.0, open_lo=True) for x in r)
-                if lo_ > hi_:
-                    raise AssetError(f"{w}.size_m[{j}]: min {lo_} is greater than max {hi_}")
-                ranges.append((lo_, hi_))
-            assets.append(Asset(primitive_kind=kind, primitive_size_m=tuple(ranges), **common))
-            continue
-        if not isinstance(o["mesh"], str):
-            raise AssetError(f"{w}.mesh: must be a file path")
-        mesh = resolve_path(o["mesh"], pack_dir)
-        if not mesh.is_file():
-            raise AssetError(f"{w}.mesh: file not found: {mesh}")
-        coll = None
-        if "collision" in o:
-            coll = resolve_path(str(o["collision"]), pack_dir)
-            if not coll.is_file():
-                raise AssetError(f"{w}.collision: file not found: {coll}")
-        scale = o.get("scale", 1.0)
-        if isinstance(scale, list):
-            if len(scale) != 3:
-                raise AssetError(f"{w}.scale: must be a number or [sx, sy, sz]")
-            scale = tuple(_num(s, f"{w}.scale", 0.0, open_lo=True) for s in scale)
+        a = _read_object(chk, o, i, name, license_, pack_dir, seen)
+        if a is not None:
+            assets.append(a)
+    return assets, chk.problems
+
+
+def _read_object(chk: _Checker, o, i: int, pack: str, license_: str, pack_dir: Path, seen: dict) -> Asset | None:
+    w = f"objects[{i}]"
+    if not isinstance(o, dict):
+        chk.error(w, "must be a mapping")
+        return None
+    n_before = sum(p.severity == "error" for p in chk.problems)
+    for k in o:
+        if k not in _OBJECT_KEYS:
+            chk.error(f"{w}.{k}", f"unknown key{_suggest(str(k), _OBJECT_KEYS)} "
+                                  f"(valid: {', '.join(sorted(_OBJECT_KEYS))})")
+    for k in ("id", "category"):
+        if not isinstance(o.get(k), str) or not o.get(k):
+            chk.error(f"{w}.{k}", "must be a non-empty string")
+    oid = o.get("id")
+    if isinstance(oid, str) and oid:
+        if oid in seen:
+            chk.error(f"{w}.id", f"duplicate id {oid!r} (also objects[{seen[oid]}])")
         else:
-            s = _num(scale, f"{w}.scale", 0.0, open_lo=True)
-            scale = (s, s, s)
-        assets.append(Asset(mesh_path=str(mesh), collision_path=str(coll) if coll else None, scale=scale,
-                            **common))
+            seen[oid] = i
+    sup = o.get("supercategory", pack or "object")
+    if not isinstance(sup, str) or not sup or sup.lower() == "none":
+        chk.error(f"{w}.supercategory", "must be a non-empty string other than 'none'")
+    kw = dict(
+        friction=chk.num(o, "friction", w, 0.6, lo=0.0, hi=10.0),
+        restitution=chk.num(o, "restitution", w, 0.0, lo=0.0, hi=1.0),
+        density_kg_m3=chk.num(o, "density_kg_m3", w, 500.0, lo=0.0, open_lo=True, hi=25000.0),
+        mass_kg=chk.num(o, "mass_kg", w, None, lo=0.0, open_lo=True, hi=1000.0),
+    )
+    if "color" in o:
+        c = o["color"]
+        if not isinstance(c, list) or len(c) not in (3, 4) or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= 1 for x in c):
+            chk.error(f"{w}.color", f"must be [r, g, b] or [r, g, b, a] with values in 0..1, got {c!r}")
+        else:
+            kw["color_rgba"] = tuple(float(x) for x in c) + ((1.0,) if len(c) == 3 else ())
+    sources = [k for k in ("mesh", "urdf", "primitive") if k in o]
+    if len(sources) != 1:
+        chk.error(w, "give exactly one of 'mesh', 'urdf' or 'primitive'"
+                  + (f" (found {', '.join(sources)})" if sources else ""))
+        return None
+    if "primitive" in o:
+        _read_primitive(chk, o, w, kw)
+    else:
+        _read_mesh_source(chk, o, w, kw, pack_dir, sources[0])
+    if sum(p.severity == "error" for p in chk.problems) > n_before:
+        return None
+    return Asset(pack=pack, id=oid, category=o["category"], supercategory=sup, license=license_,
+                 pack_dir=str(pack_dir), **kw)
+
+
+def _read_primitive(chk, o, w, kw) -> None:
+    kind = o["primitive"]
+    if kind not in PRIMITIVE_DIMS:
+        chk.error(f"{w}.primitive", f"must be one of {', '.join(PRIMITIVE_DIMS)}, got {kind!r}")
+        return
+    size = o.get("size_m")
+    n = PRIMITIVE_DIMS[kind]
+    if not isinstance(size, list) or len(size) != n:
+        chk.error(f"{w}.size_m", f"{kind} needs {n} [min, max] ranges in metres")
+        return
+    ranges = []
+    for j, r in enumerate(size):
+        ok = isinstance(r, list) and len(r) == 2 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) and x > 0 for x in r)
+        if not ok:
+            chk.error(f"{w}.size_m[{j}]", f"must be [min, max] in metres, both > 0, got {r!r}")
+            return
+        if r[0] > r[1]:
+            chk.error(f"{w}.size_m[{j}]", f"min {r[0]} is greater than max {r[1]}")
+            return
+        ranges.append((float(r[0]), float(r[1])))
+    kw.update(primitive_kind=kind, primitive_size_m=tuple(ranges))
+
+
+def _read_scale(chk, o, w) -> tuple[float, float, float] | None:
+    if "unit" in o and "scale" in o:
+        chk.error(f"{w}.scale", "give either 'unit' or 'scale', not both")
+        return None
+    if "unit" in o:
+        u = o["unit"]
+        if u not in UNITS_M:
+            chk.error(f"{w}.unit", f"must be one of {', '.join(UNITS_M)}, got {u!r}")
+            return None
+        return (UNITS_M[u],) * 3
+    scale = o.get("scale", 1.0)
+    vals = scale if isinstance(scale, list) else [scale]
+    if len(vals) not in (1, 3) or not all(
+            isinstance(s, (int, float)) and not isinstance(s, bool) and np.isfinite(s) and s > 0 for s in vals):
+        chk.error(f"{w}.scale", f"must be a number > 0 or [sx, sy, sz], got {scale!r}")
+        return None
+    return tuple(float(s) for s in vals) * (3 if len(vals) == 1 else 1)
+
+
+def _read_mesh_source(chk, o, w, kw, pack_dir: Path, key: str) -> None:
+    ref = o[key]
+    if not isinstance(ref, str) or not ref:
+        chk.error(f"{w}.{key}", "must be a file path")
+        return
+    path = resolve_path(ref, pack_dir)
+    if not path.is_file():
+        chk.error(f"{w}.{key}", f"file not found: {ref}")
+        return
+    scale = _read_scale(chk, o, w)
+    if scale is None:
+        return
+    if key == "mesh":
+        if path.suffix.lower() not in MESH_SUFFIXES:
+            chk.error(f"{w}.mesh", f"unsupported format {path.suffix!r} (use {', '.join(MESH_SUFFIXES)})")
+            return
+        kw.update(mesh_path=str(path), scale=scale)
+    else:
+        from dropsynth.assets.urdf import read_urdf
+
+        try:
+            u = read_urdf(path)
+        except AssetError as e:
+            chk.error(f"{w}.urdf", str(e))
+            return
+        kw.update(urdf_path=str(path), mesh_path=u.visual_path, visual_primitive=u.visual_primitive,
+                  scale=tuple(a * b for a, b in zip(scale, u.visual_scale)), mesh_T=u.visual_T,
+                  collision_path=u.collision_path, collision_primitive=u.collision_primitive,
+                  collision_scale=tuple(a * b for a, b in zip(scale, u.collision_scale)), collision_T=u.collision_T)
+        # URDF values apply unless the manifest gives its own.
+        if "mass_kg" not in o and u.mass_kg is not None:
+            kw["mass_kg"] = u.mass_kg
+        if "friction" not in o and u.friction is not None:
+            kw["friction"] = u.friction
+        if "restitution" not in o and u.restitution is not None:
+            kw["restitution"] = u.restitution
+        if "color" not in o and u.color_rgba is not None:
+            kw["color_rgba"] = u.color_rgba
+    if o.get("collision") in COLLISION_MODES:
+        kw.update(collision_mode=o["collision"])
+    elif "collision" in o:
+        cref = o["collision"]
+        cpath = resolve_path(str(cref), pack_dir)
+        if not cpath.is_file():
+            chk.error(f"{w}.collision", f"file not found: {cref}")
+            return
+        if cpath.suffix.lower() not in MESH_SUFFIXES:
+            chk.error(f"{w}.collision", f"unsupported format {cpath.suffix!r} (use {', '.join(MESH_SUFFIXES)})")
+            return
+        kw.update(collision_path=str(cpath), collision_primitive=None, collision_scale=scale, collision_T=None)
+
+
+def load_pack(path: str | Path) -> list[Asset]:
+    """Read a pack (folder, manifest or archive); raises AssetError on the
+    first error, naming the file and the field."""
+    from dropsynth.assets.archive import open_pack
+
+    folder = open_pack(path)
+    assets, problems = read_pack(folder)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        more = f" (and {len(errors) - 1} more; run: dropsynth assets validate {path})" if len(errors) > 1 else ""
+        raise AssetError(f"{errors[0]}{more}")
     return assets
 
 
 @dataclass(frozen=True)
 class AssetCatalog:
-    """All usable assets, with categories numbered 1..K in pack order."""
+    """All usable assets, with categories numbered 1..K in pack order, and
+    optional per-category sampling weights."""
 
     assets: tuple[Asset, ...]
+    weights: tuple[float, ...] = ()  # one per asset; empty = uniform over assets
 
     @property
     def categories(self) -> list[tuple[str, str]]:
@@ -155,34 +311,98 @@ class AssetCatalog:
             out.setdefault(a.category, a.supercategory)
         return list(out.items())
 
+    @property
+    def packs(self) -> list[str]:
+        return list(dict.fromkeys(a.pack for a in self.assets))
+
     def category_ids(self) -> dict[str, int]:
         return {name: i + 1 for i, (name, _) in enumerate(self.categories)}
 
-    def select(self, categories: list[str] | None, source: str = "config") -> "AssetCatalog":
-        """Keep only assets of the given categories; unknown names are errors."""
-        if not categories:
-            return self
+    def probabilities(self) -> np.ndarray:
+        """Probability of drawing each asset (uniform unless weighted)."""
+        w = np.asarray(self.weights if self.weights else np.ones(len(self.assets)), dtype=np.float64)
+        return w / w.sum()
+
+    def select(self, categories: list[str] | None = None, objects: list[str] | None = None,
+               category_weights: dict | None = None, source: str = "config") -> "AssetCatalog":
+        """Keep only assets of the given categories and/or object ids
+        (``id`` or ``pack/id``), and weight categories. Unknown names are errors.
+
+        A category's weight is shared by its objects: with weights {mug: 2,
+        duck: 1}, a mug is drawn twice as often as a duck however many mug
+        models the packs hold.
+        """
         known = [c for c, _ in self.categories]
-        for c in categories:
-            if c not in known:
-                import difflib
 
-                close = difflib.get_close_matches(c, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise AssetError(f"{source}: scene.categories: unknown category {c!r}{hint} "
-                                 f"(known: {', '.join(known)})")
-        return AssetCatalog(tuple(a for a in self.assets if a.category in categories))
+        def unknown(kind, name, choices):
+            raise AssetError(f"{source}: {kind}: unknown {kind.split('.')[-1][:-1]} {name!r}"
+                             f"{_suggest(name, choices)} (known: {', '.join(choices)})")
+
+        keep = list(self.assets)
+        if categories:
+            for c in categories:
+                if c not in known:
+                    unknown("scene.categories", c, known)
+            keep = [a for a in keep if a.category in categories]
+        if objects:
+            ids = [a.id for a in self.assets] + [f"{a.pack}/{a.id}" for a in self.assets]
+            for o in objects:
+                if o not in ids:
+                    unknown("scene.objects", o, sorted(set(ids)))
+            keep = [a for a in keep if a.id in objects or f"{a.pack}/{a.id}" in objects]
+        if not keep:
+            raise AssetError(f"{source}: scene.categories/scene.objects: the selection leaves no assets")
+        weights: tuple = ()
+        if category_weights:
+            for c in category_weights:
+                if c not in known:
+                    unknown("scene.category_weights", c, known)
+            per_cat: dict[str, int] = {}
+            for a in keep:
+                per_cat[a.category] = per_cat.get(a.category, 0) + 1
+            weights = tuple(float(category_weights.get(a.category, 1.0)) / per_cat[a.category] for a in keep)
+            if sum(weights) <= 0:
+                raise AssetError(f"{source}: scene.category_weights: all selected categories have weight 0")
+        return AssetCatalog(tuple(keep), weights)
 
 
-def load_catalog(packs: list[str | Path] | None = None) -> AssetCatalog:
-    """The built-in pack plus any extra pack folders."""
-    assets = list(load_pack(BUILTIN_PACK))
-    for p in packs or []:
-        assets.extend(load_pack(p))
-    ids = set()
-    for a in assets:
-        key = (a.pack, a.id)
-        if key in ids:
-            raise AssetError(f"pack {a.pack}: object id {a.id!r} appears twice")
-        ids.add(key)
+def user_pack_dir() -> Path:
+    """Where ``dropsynth assets add`` installs packs: $DROPSYNTH_HOME/packs,
+    default ~/.local/share/dropsynth/packs."""
+    home = os.environ.get("DROPSYNTH_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share", "dropsynth")
+    return Path(home) / "packs"
+
+
+def discover_packs(extra: list[str | Path] | None = None, builtin: bool = True) -> list[Path]:
+    """Pack locations in load order: built-in, installed (user pack folder),
+    $DROPSYNTH_ASSETS, then ``extra`` (e.g. --assets)."""
+    out: list[Path] = [BUILTIN_PACK] if builtin else []
+    udir = user_pack_dir()
+    if udir.is_dir():
+        out += sorted(p for p in udir.iterdir() if (p / "pack.yaml").is_file())
+    env = os.environ.get(ENV_PACKS, "")
+    out += [Path(p) for p in env.split(os.pathsep) if p]
+    out += [Path(p) for p in extra or []]
+    return out
+
+
+def load_catalog(packs: list[str | Path] | None = None, builtin: bool = True,
+                 installed: bool = True) -> AssetCatalog:
+    """The built-in pack (unless ``builtin=False``), installed packs, packs
+    named in $DROPSYNTH_ASSETS, and ``packs``."""
+    if installed:
+        paths = discover_packs(packs, builtin=builtin)
+    else:
+        paths = ([BUILTIN_PACK] if builtin else []) + [Path(p) for p in packs or []]
+    if not paths:
+        raise AssetError("no asset packs: the built-in pack is off and no --assets was given")
+    assets: list[Asset] = []
+    seen: dict[str, str] = {}
+    for p in paths:
+        loaded = load_pack(p)
+        if loaded and loaded[0].pack in seen:
+            raise AssetError(f"{p}: name: pack {loaded[0].pack!r} is already loaded from {seen[loaded[0].pack]}")
+        if loaded:
+            seen[loaded[0].pack] = str(p)
+        assets.extend(loaded)
     return AssetCatalog(tuple(assets))

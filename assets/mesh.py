@@ -1,81 +1,282 @@
 """Mesh processing shared by physics and rendering.
 
-Both stages must agree on one object frame: the mesh is scaled to metres and
-translated so that its centre of mass is the origin. PyBullet reports a body's
-pose at its centre of mass, so with this frame the physics pose is the render
-pose without any offset.
+Both stages agree on one object frame: the mesh scaled to metres and
+translated so that its centre of mass is the origin (axes as in the file).
+Mass properties come from the closed mesh (its convex hull when it is not
+closed); collision geometry is the pack's collision mesh, the convex hull of a
+convex object, or a V-HACD convex decomposition of a concave one, cached on
+disk by content hash.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from dropsynth.errors import AssetError
 from dropsynth.types import Asset, Primitive
 
+CONVEX_RATIO = 0.9  # volume / hull volume at or above which an object is treated as convex
+COLLISION_VERSION = "vhacd-1"  # bump to invalidate cached collision meshes
+VHACD_PARAMS = {"resolution": 200000, "concavity": 0.0015, "maxNumVerticesPerCH": 64, "minVolumePerCH": 0.0001}
+
 
 @dataclass(frozen=True)
 class PreparedMesh:
     """An asset's geometry in its centre-of-mass frame (metres).
 
-    visual: trimesh.Trimesh with its texture or colours; hull: (N, 3) float64
-    convex-hull vertices for collision when no collision file is given;
-    collision_path with collision_offset (3,) to move that file's geometry into
-    this frame; radius_m: bounding-sphere radius about the origin.
+    visual: trimesh.Trimesh with texture or colours; collision_obj: path of an
+    OBJ whose 'o' groups are the convex collision parts (None when ``hull``
+    alone is the collision shape); hull: (N, 3) vertices of the convex hull;
+    inertia_diag (3,) principal moments per kg of mass (m^2) and inertia_R
+    (3, 3) principal axes as columns; volume_m3 of the solid used for mass;
+    watertight: whether that solid was closed; method: how the collision
+    shape was made ("hull", "vhacd", "given", "primitive").
     """
 
     visual: object
     hull: np.ndarray
-    collision_path: str | None
-    collision_offset: np.ndarray
-    scale: tuple[float, float, float]
+    collision_obj: str | None
+    parts: int
+    method: str
     radius_m: float
     volume_m3: float
+    inertia_diag: np.ndarray
+    inertia_R: np.ndarray
+    watertight: bool
+    extents_m: np.ndarray
 
 
-def _load(path: str, asset: Asset, field_name: str):
+def _load_trimesh(path: str, what: str, asset: Asset, **kw):
     import trimesh
 
     try:
-        mesh = trimesh.load(path, force="mesh", process=False)
+        mesh = trimesh.load(path, force="mesh", process=False, **kw)
     except Exception as e:  # trimesh raises many types for broken files
-        raise AssetError(f"{path}: {asset.id}.{field_name}: cannot read mesh: {e}") from None
-    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
-        raise AssetError(f"{path}: {asset.id}.{field_name}: mesh is empty")
+        raise AssetError(f"{path}: {asset.id}.{what}: cannot read mesh ({type(e).__name__}: {e})") from None
+    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0 or len(mesh.vertices) == 0:
+        raise AssetError(f"{path}: {asset.id}.{what}: mesh is empty (no faces)")
+    if not np.all(np.isfinite(mesh.vertices)):
+        raise AssetError(f"{path}: {asset.id}.{what}: mesh has non-finite vertex coordinates")
     return mesh
 
 
-@functools.lru_cache(maxsize=256)
-def prepare(asset: Asset) -> PreparedMesh:
-    """Load, scale and centre an asset's mesh (cached per process)."""
-    if asset.mesh_path is None:
-        raise ValueError("prepare() is for mesh assets; primitives use primitive_mesh()")
-    scale_m = np.diag(list(asset.scale) + [1.0])
-    visual = _load(asset.mesh_path, asset, "mesh")
-    visual.apply_transform(scale_m)
-    coll = None
-    if asset.collision_path:
-        coll = _load(asset.collision_path, asset, "collision")
-        coll.apply_transform(scale_m)
-    # Centre of mass: from a closed mesh if there is one, else from the hull.
-    source = coll if coll is not None else visual
-    if source.is_watertight and source.volume > 0:
-        com = np.asarray(source.center_mass, dtype=np.float64)
-        volume = float(source.volume)
+def _transform(scale, T) -> np.ndarray:
+    m = np.diag(list(scale) + [1.0])
+    if T is not None:
+        m = np.asarray(T, dtype=np.float64).reshape(4, 4) @ m
+    return m
+
+
+def _shape_mesh(prim: tuple):
+    import trimesh
+
+    kind, size = prim
+    if kind == "box":
+        return trimesh.creation.box(extents=size)
+    if kind == "cylinder":
+        return trimesh.creation.cylinder(radius=size[0], height=size[1], sections=32)
+    return trimesh.creation.icosphere(subdivisions=3, radius=size[0])
+
+
+def _closed(mesh):
+    """A copy merged on geometry only (UV seams and normals ignored), so that
+    a textured mesh with seams still counts as closed when it is."""
+    m = mesh.copy()
+    m.merge_vertices(merge_tex=True, merge_norm=True)
+    return m
+
+
+def load_visual(asset: Asset):
+    """The asset's visual mesh scaled to metres (not yet centred)."""
+    if asset.mesh_path:
+        mesh = _load_trimesh(asset.mesh_path, "mesh", asset)
+    elif asset.visual_primitive:
+        mesh = _shape_mesh(asset.visual_primitive)
     else:
-        hull = source.convex_hull
-        com = np.asarray(hull.center_mass, dtype=np.float64)
-        volume = float(hull.volume)
+        raise ValueError("load_visual() is for mesh and URDF assets; primitives use primitive_mesh()")
+    mesh.apply_transform(_transform(asset.scale, asset.mesh_T))
+    return mesh
+
+
+def _file_digest(path: str | None) -> str:
+    if not path:
+        return ""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _cache_key(asset: Asset) -> str:
+    desc = {
+        "v": COLLISION_VERSION, "vhacd": VHACD_PARAMS, "mesh": _file_digest(asset.mesh_path),
+        "visual_primitive": asset.visual_primitive, "scale": asset.scale, "mesh_T": asset.mesh_T,
+        "collision": _file_digest(asset.collision_path), "collision_primitive": asset.collision_primitive,
+        "collision_scale": asset.collision_scale, "collision_T": asset.collision_T,
+        "collision_mode": asset.collision_mode,
+    }
+    return hashlib.sha256(json.dumps(desc, sort_keys=True, default=list).encode()).hexdigest()[:32]
+
+
+def collision_cache_dir() -> Path:
+    from dropsynth.assets.archive import cache_dir
+
+    return cache_dir() / "collision"
+
+
+def _write_parts_obj(parts: list[np.ndarray], faces: list[np.ndarray], path: Path) -> None:
+    lines, base = [], 1
+    for k, (v, f) in enumerate(zip(parts, faces)):
+        lines.append(f"o part{k}")
+        lines += [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in v]
+        lines += [f"f {a + base} {b + base} {c + base}" for a, b, c in f]
+        base += len(v)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def obj_parts(path: str) -> list:
+    """The 'o'/'g' groups of an OBJ file as separate trimesh meshes (vertex
+    and face lines only; used for collision parts, where each group is one
+    convex piece). trimesh's own loader merges the groups."""
+    import trimesh
+
+    verts: list[list[float]] = []
+    groups: list[list[list[int]]] = [[]]
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                tok = line.split()
+                if not tok:
+                    continue
+                if tok[0] == "v" and len(tok) >= 4:
+                    verts.append([float(t) for t in tok[1:4]])
+                elif tok[0] in ("o", "g") and groups[-1]:
+                    groups.append([])
+                elif tok[0] == "f" and len(tok) >= 4:
+                    idx = [int(t.split("/")[0]) for t in tok[1:]]
+                    idx = [i - 1 if i > 0 else len(verts) + i for i in idx]
+                    groups[-1] += [[idx[0], idx[k], idx[k + 1]] for k in range(1, len(idx) - 1)]
+    except (OSError, ValueError) as e:
+        raise AssetError(f"{path}: cannot read OBJ ({e})") from None
+    v = np.asarray(verts, dtype=np.float64)
+    out = []
+    for faces in groups:
+        if not faces:
+            continue
+        f = np.asarray(faces, dtype=np.int64)
+        if f.min() < 0 or f.max() >= len(v):
+            raise AssetError(f"{path}: face refers to a vertex that does not exist")
+        used = np.unique(f)
+        remap = np.full(len(v), -1)
+        remap[used] = np.arange(len(used))
+        out.append(trimesh.Trimesh(v[used], remap[f], process=False))
+    return out
+
+
+def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> tuple[str | None, int, str]:
+    """(OBJ path of convex parts or None for the plain hull, part count, method)."""
+    import trimesh
+
+    if asset.collision_path is None and asset.collision_primitive is None and (
+            asset.collision_mode == "hull" or (asset.collision_mode == "auto" and convex)):
+        return None, 1, "hull"
+    cache = collision_cache_dir()
+    key = _cache_key(asset)
+    out = cache / f"{key}.obj"
+    meta = cache / f"{key}.json"
+    if out.is_file() and meta.is_file():
+        info = json.loads(meta.read_text())
+        return str(out), int(info["parts"]), info["method"]
+    cache.mkdir(parents=True, exist_ok=True)
+    shift = np.eye(4)
+    shift[:3, 3] = -com
+    if asset.collision_path or asset.collision_primitive:
+        if asset.collision_path:
+            if asset.collision_path.lower().endswith(".obj"):
+                pieces = obj_parts(asset.collision_path)
+            else:
+                pieces = [_load_trimesh(asset.collision_path, "collision", asset)]
+            if not pieces:
+                raise AssetError(f"{asset.collision_path}: {asset.id}.collision: mesh is empty (no faces)")
+        else:
+            pieces = [_shape_mesh(asset.collision_primitive)]
+        tf = shift @ _transform(asset.collision_scale or asset.scale, asset.collision_T)
+        hulls = []
+        for p in pieces:
+            p = p.copy()
+            p.apply_transform(tf)
+            hulls.append(p.convex_hull)
+        method = "given"
+    else:
+        from dropsynth.scenes.physics import convex_decomposition
+
+        src = cache / f".{key}.{os.getpid()}.in.obj"
+        raw = cache / f".{key}.{os.getpid()}.vhacd.obj"
+        src.write_text(trimesh.exchange.obj.export_obj(visual_centred, include_texture=False,
+                                                       include_normals=False, include_color=False))
+        try:
+            convex_decomposition(str(src), str(raw), **VHACD_PARAMS)
+            hulls = [g.convex_hull for g in obj_parts(str(raw)) if len(g.vertices) >= 4]
+        finally:
+            for f in (src, raw):
+                if f.exists():
+                    f.unlink()
+        if not hulls:
+            hulls = [visual_centred.convex_hull]
+        method = "vhacd"
+    _write_parts_obj([h.vertices for h in hulls], [h.faces for h in hulls], out)
+    tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"parts": len(hulls), "method": method, "asset": asset.key}))
+    os.replace(tmp, meta)
+    return str(out), len(hulls), method
+
+
+@functools.lru_cache(maxsize=512)
+def prepare(asset: Asset) -> PreparedMesh:
+    """Load, scale and centre an asset's mesh and make its collision shape
+    (cached per process, and on disk for decompositions)."""
+    if asset.primitive_kind:
+        raise ValueError("prepare() is for mesh and URDF assets; primitives use primitive_mesh()")
+    visual = load_visual(asset)
+    closed = _closed(visual)
+    hull = visual.convex_hull
+    watertight = bool(closed.is_watertight and closed.volume > 0)
+    solid = closed if watertight else hull
+    if not watertight and asset.collision_path:
+        # A closed collision mesh describes the solid better than the visual's hull.
+        coll = _load_trimesh(asset.collision_path, "collision", asset)
+        coll.apply_transform(_transform(asset.collision_scale or asset.scale, asset.collision_T))
+        coll = _closed(coll)
+        if coll.is_watertight and coll.volume > 0:
+            solid = coll
+    volume = float(solid.volume)
+    if not math.isfinite(volume) or volume <= 0:
+        raise AssetError(f"{asset.mesh_path or asset.urdf_path}: {asset.id}.mesh: mesh encloses no volume "
+                         f"(flat or degenerate)")
+    com = np.asarray(solid.center_mass, dtype=np.float64)
     visual.apply_translation(-com)
-    hull_pts = np.asarray(visual.convex_hull.vertices, dtype=np.float64)
+    # Inertia about the centre of mass for unit density, then per kg of mass.
+    inertia = np.asarray(solid.moment_inertia, dtype=np.float64) / volume
+    evals, evecs = np.linalg.eigh(inertia)
+    if np.linalg.det(evecs) < 0:
+        evecs[:, 2] *= -1
+    convex = watertight and volume / max(float(hull.volume), 1e-18) >= CONVEX_RATIO
+    coll_obj, parts, method = _collision(asset, visual, com, convex)
     radius = float(np.linalg.norm(visual.vertices, axis=1).max())
-    if not math.isfinite(radius) or radius <= 0:
-        raise AssetError(f"{asset.mesh_path}: {asset.id}.mesh: mesh has no extent")
-    return PreparedMesh(visual=visual, hull=hull_pts, collision_path=asset.collision_path, collision_offset=-com,
-                        scale=asset.scale, radius_m=radius, volume_m3=volume)
+    return PreparedMesh(visual=visual, hull=np.asarray(visual.convex_hull.vertices, dtype=np.float64),
+                        collision_obj=coll_obj, parts=parts, method=method, radius_m=radius, volume_m3=volume,
+                        inertia_diag=np.maximum(evals, 1e-12), inertia_R=evecs, watertight=watertight,
+                        extents_m=np.asarray(visual.extents, dtype=np.float64))
 
 
 def sample_primitive(asset: Asset, rng: np.random.Generator) -> Primitive:
@@ -104,13 +305,7 @@ def primitive_volume(p: Primitive) -> float:
 def primitive_mesh(p: Primitive):
     """trimesh of a primitive centred at its centre of mass (cylinder axis = z,
     as in PyBullet)."""
-    import trimesh
-
-    if p.kind == "box":
-        return trimesh.creation.box(extents=p.size_m)
-    if p.kind == "cylinder":
-        return trimesh.creation.cylinder(radius=p.size_m[0], height=p.size_m[1], sections=32)
-    return trimesh.creation.icosphere(subdivisions=3, radius=p.size_m[0])
+    return _shape_mesh((p.kind, p.size_m))
 
 
 def object_radius(asset: Asset, primitive: Primitive | None) -> float:

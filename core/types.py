@@ -24,9 +24,14 @@ class Primitive:
 class Asset:
     """One object type from an asset pack.
 
-    Exactly one of ``mesh_path`` (a visual mesh file) or ``primitive_kind``
-    is set. For primitives the size is drawn per instance from
-    ``primitive_size_m`` (per-dimension (low, high) ranges).
+    The visual geometry is ``mesh_path`` (a mesh file), ``visual_primitive``
+    (a fixed-size shape from a URDF), or ``primitive_kind`` (a procedural
+    shape whose size is drawn per instance from ``primitive_size_m``, one
+    (low, high) range per dimension). ``scale`` brings mesh units to metres;
+    ``mesh_T`` (16 floats, row-major 4x4) is applied after scaling (a URDF
+    visual origin). Collision geometry: ``collision_path`` (scaled by
+    ``collision_scale``, then ``collision_T``) or ``collision_primitive``;
+    when neither is set it is derived from the visual mesh.
     """
 
     pack: str
@@ -44,6 +49,19 @@ class Asset:
     friction: float = 0.6
     restitution: float = 0.0
     color_rgba: tuple[float, float, float, float] | None = None
+    urdf_path: str | None = None
+    visual_primitive: tuple | None = None  # ("box", (x, y, z)) | ("cylinder", (r, h)) | ("sphere", (r,))
+    mesh_T: tuple[float, ...] | None = None
+    collision_primitive: tuple | None = None
+    collision_scale: tuple[float, float, float] | None = None
+    collision_T: tuple[float, ...] | None = None
+    collision_mode: str = "auto"  # "auto" | "hull" | "decompose" (when no collision geometry is given)
+    pack_dir: str = ""
+
+    @property
+    def key(self) -> str:
+        """``pack/id``, unique across loaded packs."""
+        return f"{self.pack}/{self.id}"
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,8 @@ class PhysicsWorld:
 
     def __init__(self):
         self.pb, self.cid = _connect_quietly()
+        self.bodies: dict[int, int] = {}  # instance_id -> body id of the objects in the world now
+        self._inertial_T_obj: dict[int, np.ndarray] = {}
 
     def close(self) -> None:
         if self.cid is not None and self.pb.isConnected(physicsClientId=self.cid):
@@ -110,11 +112,10 @@ class PhysicsWorld:
                                                physicsClientId=cid)
             return pb.createCollisionShape(pb.GEOM_SPHERE, radius=p.size_m[0], physicsClientId=cid)
         prep = prepare(obj.asset)
-        if prep.collision_path:
-            # Each 'o' group of the OBJ becomes one convex hull of a compound shape.
-            return pb.createCollisionShape(pb.GEOM_MESH, fileName=prep.collision_path, meshScale=list(prep.scale),
-                                           collisionFramePosition=prep.collision_offset.tolist(),
-                                           physicsClientId=cid)
+        if prep.collision_obj:
+            # Each 'o' group of the OBJ becomes one convex hull of a compound shape;
+            # the parts are already in the object's centre-of-mass frame, in metres.
+            return pb.createCollisionShape(pb.GEOM_MESH, fileName=prep.collision_obj, physicsClientId=cid)
         return pb.createCollisionShape(pb.GEOM_MESH, vertices=prep.hull.tolist(), physicsClientId=cid)
 
     def load(self, spec: SceneSpec, cfg: PhysicsConfig) -> dict[int, int]:
@@ -127,22 +128,39 @@ class PhysicsWorld:
         self.table = pb.createMultiBody(0, table, -1, [0, 0, -sz / 2], physicsClientId=cid)
         pb.changeDynamics(self.table, -1, lateralFriction=TABLE_FRICTION, physicsClientId=cid)
         bodies = {}
+        self._inertial_T_obj = {}
         for obj in spec.objects:
             shape = self._collision_shape(obj)
             t = obj.world_T_obj
-            body = pb.createMultiBody(object_mass(obj.asset, obj.primitive), shape, -1, t[:3, 3].tolist(),
-                                      matrix_to_quat(t[:3, :3]), physicsClientId=cid)
+            mass = object_mass(obj.asset, obj.primitive)
+            extra = {}
+            if obj.primitive is None:
+                # Inertia from the mesh: principal axes as the inertial frame, moments on its diagonal.
+                prep = prepare(obj.asset)
+                extra = {"baseInertialFramePosition": [0.0, 0.0, 0.0],
+                         "baseInertialFrameOrientation": matrix_to_quat(prep.inertia_R)}
+            body = pb.createMultiBody(mass, shape, -1, t[:3, 3].tolist(), matrix_to_quat(t[:3, :3]),
+                                      physicsClientId=cid, **extra)
+            dyn = {}
+            if obj.primitive is None:
+                dyn["localInertiaDiagonal"] = (mass * prep.inertia_diag).tolist()
+                self._inertial_T_obj[body] = pose(prep.inertia_R.T, (0.0, 0.0, 0.0))
             pb.changeDynamics(body, -1, lateralFriction=obj.asset.friction, restitution=obj.asset.restitution,
                               rollingFriction=cfg.rolling_friction, spinningFriction=cfg.spinning_friction,
-                              contactProcessingThreshold=0.0, physicsClientId=cid)
+                              contactProcessingThreshold=0.0, physicsClientId=cid, **dyn)
             bodies[obj.instance_id] = body
+        self.bodies = dict(bodies)
         return bodies
 
     def poses(self, bodies: dict[int, int]) -> dict[int, np.ndarray]:
+        """instance_id -> world_T_obj. PyBullet reports the inertial frame's
+        pose; the object frame differs from it by the principal-axes rotation."""
         out = {}
         for iid, body in bodies.items():
             pos, quat = self.pb.getBasePositionAndOrientation(body, physicsClientId=self.cid)
-            out[iid] = pose(quat_to_matrix(quat), pos)
+            t = pose(quat_to_matrix(quat), pos)
+            fix = self._inertial_T_obj.get(body)
+            out[iid] = t if fix is None else t @ fix
         return out
 
     # -- simulating -----------------------------------------------------------
@@ -171,6 +189,7 @@ class PhysicsWorld:
                     if pos[2] < FALL_Z_M:
                         pb.removeBody(body, physicsClientId=cid)
                         del bodies[iid]
+                        self.bodies.pop(iid, None)
                         removed.append(iid)
             calm = calm + 1 if still else 0
             if calm >= cfg.hold_steps:
@@ -185,6 +204,8 @@ class PhysicsWorld:
             if abs(x) > hx or abs(y) > hy or z < FALL_Z_M:
                 del poses[iid]
                 removed.append(iid)
+                self.pb.removeBody(bodies.pop(iid), physicsClientId=cid)
+                self.bodies.pop(iid, None)
         if not at_rest:
             log.warning("scene %d: objects still moving after %d steps", spec.scene_index, steps)
         return SettledScene(spec=spec, poses=poses, removed=tuple(sorted(removed)), steps=steps, at_rest=at_rest)
@@ -195,3 +216,28 @@ class PhysicsWorld:
         for c in self.pb.getContactPoints(physicsClientId=self.cid):
             out.append((c[1], c[2], c[8]))
         return out
+
+
+def convex_decomposition(in_obj: str, out_obj: str, **params) -> None:
+    """V-HACD (PyBullet's built-in copy) of an OBJ into an OBJ of convex parts.
+
+    ``params``: V-HACD settings (resolution, concavity, maxNumVerticesPerCH,
+    minVolumePerCH, ...). Its log goes to a temporary file.
+    """
+    import os
+    import tempfile
+
+    pb, cid = _connect_quietly()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            log = os.path.join(tmp, "vhacd.log")
+            saved = os.dup(1)
+            try:
+                with open(os.devnull, "w") as null:  # V-HACD prints progress to stdout
+                    os.dup2(null.fileno(), 1)
+                    pb.vhacd(in_obj, out_obj, log, physicsClientId=cid, **params)
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+    finally:
+        pb.disconnect(physicsClientId=cid)

@@ -45,21 +45,12 @@ class Settled:
 
 
 def world_bodies(world: PhysicsWorld, settled: SettledScene) -> dict[int, int]:
-    """Map instance ids to the bodies left in the world, by matching each body's
-    pose with the settled poses (public pybullet queries only)."""
+    """Instance id -> body for the objects left in the world, checked against
+    pybullet's own list of bodies."""
     pb, cid = world.pb, world.cid
-    out = {}
-    for i in range(pb.getNumBodies(physicsClientId=cid)):
-        body = pb.getBodyUniqueId(i, physicsClientId=cid)
-        if body == world.table:
-            continue
-        pos, quat = pb.getBasePositionAndOrientation(body, physicsClientId=cid)
-        t = pose(quat_to_matrix(quat), pos)
-        match = [iid for iid, p in settled.poses.items() if np.allclose(p, t, atol=1e-12)]
-        if match:
-            assert len(match) == 1
-            out[match[0]] = body
-    return out
+    in_world = {pb.getBodyUniqueId(i, physicsClientId=cid) for i in range(pb.getNumBodies(physicsClientId=cid))}
+    assert set(world.bodies.values()) | {world.table} == in_world
+    return dict(world.bodies)
 
 
 def settle_and_inspect(world: PhysicsWorld, spec: SceneSpec, cfg) -> Settled:

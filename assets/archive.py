@@ -1,0 +1,126 @@
+"""Pack archives (.tar.gz, .tgz, .zip): safe listing and extraction.
+
+A member is refused when its name is absolute, climbs out with ``..``, or is
+a link (symbolic or hard) or a device; nothing is extracted from an archive
+with any such member. Extracted packs are cached by the archive's content
+hash, so a second run reuses them.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from dropsynth.errors import AssetError
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
+
+
+def is_archive(path: str | Path) -> bool:
+    return str(path).lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def cache_dir() -> Path:
+    """$DROPSYNTH_CACHE, default ~/.cache/dropsynth."""
+    base = os.environ.get("DROPSYNTH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "dropsynth")
+    return Path(base)
+
+
+def _unsafe_name(name: str) -> str | None:
+    p = PurePosixPath(name.replace("\\", "/"))
+    if p.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in p.parts:
+        return "path climbs out of the pack with '..'"
+    return None
+
+
+def check_members(path: Path) -> list[tuple[str, str]]:
+    """(member, reason) for every unsafe member of an archive."""
+    bad = []
+    try:
+        if str(path).lower().endswith(".zip"):
+            with zipfile.ZipFile(path) as z:
+                for info in z.infolist():
+                    reason = _unsafe_name(info.filename)
+                    mode = info.external_attr >> 16
+                    if reason is None and stat.S_ISLNK(mode):
+                        reason = "symbolic link"
+                    if reason:
+                        bad.append((info.filename, reason))
+        else:
+            with tarfile.open(path, "r:*") as t:
+                for m in t.getmembers():
+                    reason = _unsafe_name(m.name)
+                    if reason is None and m.issym():
+                        reason = "symbolic link"
+                    elif reason is None and m.islnk():
+                        reason = "hard link"
+                    elif reason is None and not (m.isfile() or m.isdir()):
+                        reason = "not a regular file or folder"
+                    if reason:
+                        bad.append((m.name, reason))
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as e:
+        raise AssetError(f"{path}: cannot read archive: {e}") from None
+    return bad
+
+
+def extract(path: Path, dest: Path) -> None:
+    """Extract a checked archive into ``dest`` (regular files and folders only)."""
+    bad = check_members(path)
+    if bad:
+        name, reason = bad[0]
+        raise AssetError(f"{path}: {name}: unsafe archive member ({reason}); nothing was extracted")
+    dest.mkdir(parents=True, exist_ok=True)
+    if str(path).lower().endswith(".zip"):
+        with zipfile.ZipFile(path) as z:
+            z.extractall(dest)
+    else:
+        with tarfile.open(path, "r:*") as t:
+            # Members were checked above; the "data" filter re-checks where Python has it.
+            if hasattr(tarfile, "data_filter"):
+                t.extractall(dest, filter="data")
+            else:
+                t.extractall(dest)
+
+
+def pack_root(folder: Path) -> Path:
+    """The folder holding pack.yaml: ``folder`` itself or its single subfolder."""
+    if (folder / "pack.yaml").is_file():
+        return folder
+    subs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))]
+    if len(subs) == 1 and (subs[0] / "pack.yaml").is_file():
+        return subs[0]
+    raise AssetError(f"{folder}: no pack.yaml at the top of the archive or in its single top folder")
+
+
+def open_pack(path: str | Path) -> Path:
+    """A pack folder (or manifest path) as is; an archive extracted into the
+    cache (once per content hash). Returns the folder holding pack.yaml."""
+    path = Path(path)
+    if not path.exists():
+        raise AssetError(f"{path}: asset pack not found")
+    if path.is_dir() or path.name.endswith((".yaml", ".yml")):
+        return path
+    if not is_archive(path):
+        raise AssetError(f"{path}: not a pack folder or a .tar.gz/.tgz/.zip archive")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
+    dest = cache_dir() / "packs" / digest
+    if not (dest / ".complete").exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{digest}.", dir=dest.parent))
+        try:
+            extract(path, tmp)
+            (tmp / ".complete").write_text("")
+            if dest.exists():
+                shutil.rmtree(dest)
+            os.replace(tmp, dest)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return pack_root(dest)
