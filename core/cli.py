@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 
 import click
@@ -59,13 +60,15 @@ def main():
               help="COCO segmentation format [config: output.mask_format, default polygon].")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set scene.num_objects=[3,6] (repeatable).")
-@click.option("--assets", "packs", multiple=True, type=click.Path(), help="Extra asset pack folder (repeatable).")
+@click.option("--assets", "packs", multiple=True, type=click.Path(),
+              help="Extra asset pack: folder or .tar.gz/.zip (repeatable; also $DROPSYNTH_ASSETS).")
+@click.option("--no-builtin", is_flag=True, help="Leave out the built-in asset pack [config: assets.builtin].")
 @click.option("--overwrite", is_flag=True, help="Replace a previous dropsynth output in --out.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("-v", "--verbose", is_flag=True, help="Log details and show tracebacks.")
 @_clean_errors
 def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height, mask_format, sets, packs,
-             overwrite, no_progress, verbose):
+             no_builtin, overwrite, no_progress, verbose):
     """Generate a dataset: drop objects, settle them, render views, write COCO."""
     from dropsynth import config as config_mod
     from dropsynth.pipeline import generate as run
@@ -84,6 +87,8 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
         overrides.setdefault("camera", {}).update(cam)
     if mask_format:
         overrides.setdefault("output", {})["mask_format"] = mask_format
+    if no_builtin:
+        overrides.setdefault("assets", {})["builtin"] = False
     cfg = config_mod.load(config_path, overrides)
     total = cfg.scenes * cfg.views_per_scene
 
@@ -152,6 +157,67 @@ def config_show(config_path, sets, verbose):
 
     cfg = config_mod.load(config_path, config_mod.parse_set(sets))
     click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip())
+
+
+@main.group()
+def assets():
+    """List, validate and install asset packs."""
+
+
+@assets.command("list")
+@click.option("--assets", "packs", multiple=True, type=click.Path(), help="Extra pack to include (repeatable).")
+@click.option("--no-builtin", is_flag=True, help="Leave out the built-in pack.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def assets_list(packs, no_builtin, verbose):
+    """Packs, objects, categories and licences that generate would use."""
+    from dropsynth.assets.catalog import load_catalog, user_pack_dir
+
+    cat = load_catalog(list(packs), builtin=not no_builtin)
+    for pack in cat.packs:
+        objs = [a for a in cat.assets if a.pack == pack]
+        click.echo(f"{pack}  ({len(objs)} objects, licence: {objs[0].license})  {objs[0].pack_dir}")
+        for a in objs:
+            src = f"primitive {a.primitive_kind}" if a.primitive_kind else os.path.basename(a.urdf_path or a.mesh_path)
+            click.echo(f"  {a.id:<18} category {a.category:<14} ({a.supercategory})  {src}")
+    cats = [c for c, _ in cat.categories]
+    click.echo(f"{len(cats)} categories: {', '.join(cats)}")
+    click.echo(f"installed packs live in {user_pack_dir()}")
+
+
+@assets.command("validate")
+@click.argument("path", type=click.Path())
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def assets_validate(path, verbose):
+    """Check a pack folder or archive: manifest, files, meshes, sizes, masses.
+
+    Prints one line per problem (file: field: what is wrong); exits 1 when
+    any is an error."""
+    from dropsynth.assets.validate import validate
+
+    problems = validate(path)
+    for p in problems:
+        click.echo(str(p), err=p.severity == "error")
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    if errors:
+        click.echo(f"{path}: {errors} error(s), {warnings} warning(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{path}: valid ({warnings} warning(s))")
+
+
+@assets.command("add")
+@click.argument("archive", type=click.Path())
+@click.option("--force", is_flag=True, help="Replace an installed pack of the same name.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def assets_add(archive, force, verbose):
+    """Validate a pack (archive or folder) and install it into the user's pack folder."""
+    from dropsynth.assets.validate import install
+
+    dest = install(archive, force=force)
+    click.echo(f"installed {dest.name} into {dest}")
 
 
 if __name__ == "__main__":

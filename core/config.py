@@ -41,6 +41,16 @@ class SceneConfig:
     max_tries: int = _f(200, doc="placement attempts per object before it is skipped (counted as unplaced)",
                         lo=1, hi=100000)
     categories: Optional[list[str]] = _f(None, doc="only use assets of these categories (default: all)")
+    objects: Optional[list[str]] = _f(None, doc="only use these objects, as 'id' or 'pack/id' (default: all)")
+    category_weights: Optional[dict[str, float]] = _f(
+        None, doc="relative draw weight per category (default 1 each); a category's weight is shared by its "
+                  "objects", lo=0.0, hi=1e6)
+
+
+@dataclass
+class AssetsConfig:
+    builtin: bool = _f(True, doc="use the built-in pack")
+    packs: list[str] = _f([], doc="extra asset pack folders or archives (relative paths: to the config file)")
 
 
 @dataclass
@@ -118,6 +128,7 @@ class RunConfig:
     scenes: int = _f(8, doc="settled scenes to generate", lo=1, lo_open=False, hi=10**9)
     views_per_scene: int = _f(4, doc="camera views rendered per settled scene", lo=1, hi=10**6)
     scene: SceneConfig = field(default_factory=SceneConfig)
+    assets: AssetsConfig = field(default_factory=AssetsConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     lights: LightConfig = field(default_factory=LightConfig)
@@ -202,6 +213,10 @@ def _coerce(v, typ, f, source, path):
         if f.metadata.get("is_range") and out[0] > out[1]:
             raise ConfigError(f"{_where(source, path)}: min {out[0]} is greater than max {out[1]}")
         return out
+    if origin is dict:
+        if not isinstance(v, dict):
+            raise ConfigError(f"{_where(source, path)}: must be a mapping of names to numbers, got {v!r}")
+        return {str(k): _coerce_scalar(x, args[1], f, source, f"{path}.{k}") for k, x in v.items()}
     if origin is list:
         if not isinstance(v, (list, tuple)):
             raise ConfigError(f"{_where(source, path)}: must be a list, got {v!r}")
@@ -276,10 +291,13 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: scene.spawn_area_m: {list(a)} is larger than the table {list(t[:2])}")
 
 
-def from_dict(data: dict | None, source: str = "<config>") -> RunConfig:
-    """Build and check a RunConfig from a parsed YAML mapping."""
+def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
+    """Build and check a RunConfig from a parsed YAML mapping. Relative pack
+    paths are resolved against ``base_dir`` (the config file's folder)."""
     cfg = _build(RunConfig, data or {}, source, "")
     _cross_checks(cfg, source)
+    if base_dir is not None:
+        cfg.assets.packs = [str(p if Path(p).is_absolute() else (base_dir / p)) for p in cfg.assets.packs]
     return cfg
 
 
@@ -302,7 +320,7 @@ def load(path: str | Path | None, overrides: dict | None = None) -> RunConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
     merged = _merge(data, overrides or {})
-    return from_dict(merged, source)
+    return from_dict(merged, source, Path(path).parent if path is not None else None)
 
 
 def _merge(base: dict, over: dict) -> dict:

@@ -41,6 +41,7 @@ class RunSummary:
     stage_seconds: dict = field(default_factory=dict)
     gl_renderer: str = ""
     preview: str | None = None
+    packs: list = field(default_factory=list)
 
     @property
     def frames_per_s(self) -> float:
@@ -104,7 +105,8 @@ def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, 
 
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
-    catalog = load_catalog(packs).select(cfg.scene.categories)
+    catalog = load_catalog(list(cfg.assets.packs) + list(packs or []), builtin=cfg.assets.builtin).select(
+        cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
     build = builders.get(cfg.scene.builder)
 
     from dropsynth.render.pyrender_backend import PyrenderRenderer
@@ -119,7 +121,9 @@ def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, 
         renderer.close()
         raise
     world = PhysicsWorld()
-    summary = RunSummary(out_dir=str(out_dir), gl_renderer=renderer.gl_renderer)
+    summary = RunSummary(out_dir=str(out_dir), gl_renderer=renderer.gl_renderer,
+                         packs=[{"name": n, "objects": sum(a.pack == n for a in catalog.assets)}
+                                for n in catalog.packs])
     stage = dict.fromkeys(STAGES, 0.0)
     images = ImageWriter(out_dir, cfg.output.png_compress_level)
     licenses = sorted({a.license for a in catalog.assets})
@@ -188,6 +192,7 @@ def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
         "config": cfg.to_dict(),
         "versions": package_versions(),
         "gl_renderer": summary.gl_renderer,
+        "packs": summary.packs,
         "counts": {
             "frames": summary.frames, "annotations": summary.annotations, "per_class": summary.per_class,
             "empty_images": summary.empty_images, "removed_objects": summary.removed_objects,

@@ -26,12 +26,13 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int) ->
     mat = seeding.scene_rng(seed, scene_index, "materials")
     n = int(rng.integers(sc.num_objects[0], sc.num_objects[1] + 1))
     assets = catalog.assets
+    probs = catalog.probabilities()
     placed: list[tuple[np.ndarray, float]] = []
     objects = []
     unplaced = 0
     hx, hy = sc.spawn_area_m[0] / 2, sc.spawn_area_m[1] / 2
     for k in range(n):
-        asset = assets[int(rng.integers(len(assets)))]
+        asset = assets[int(rng.choice(len(assets), p=probs))]
         prim = sample_primitive(asset, rng) if asset.primitive_kind else None
         radius = object_radius(asset, prim)
         rot = random_rotation(rng)
