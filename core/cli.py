@@ -22,15 +22,19 @@ def _clean_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         verbose = kwargs.get("verbose", False)
+        from dropsynth.pipeline import Interrupted
+
         try:
             return fn(*args, **kwargs)
+        except Interrupted as e:
+            click.echo(f"\n{e}", err=True)
+            sys.exit(130)
         except DropsynthError as e:
             if verbose:
                 raise
             raise click.ClickException(str(e)) from None
         except KeyboardInterrupt:
-            click.echo("\ninterrupted: the output folder is incomplete (no run.json); rerun with --overwrite",
-                       err=True)
+            click.echo("\ninterrupted", err=True)
             sys.exit(130)
 
     return wrapper
@@ -64,19 +68,27 @@ def main():
               help="Extra asset pack: folder or .tar.gz/.zip (repeatable; also $DROPSYNTH_ASSETS).")
 @click.option("--no-builtin", is_flag=True, help="Leave out the built-in asset pack [config: assets.builtin].")
 @click.option("--overwrite", is_flag=True, help="Replace a previous dropsynth output in --out.")
+@click.option("--resume", is_flag=True,
+              help="Finish an interrupted run in --out (same config and seed): keep complete shards, redo the rest.")
+@click.option("--workers", type=int, help="Worker processes (default: all cores).")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where shards run: local processes, or Ray actors (pip install ray).")
+@click.option("--ray-address", help="Ray cluster to join (e.g. auto, or ray://head:10001); default: a local Ray.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("-v", "--verbose", is_flag=True, help="Log details and show tracebacks.")
 @_clean_errors
 def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height, mask_format, sets, packs,
-             no_builtin, overwrite, no_progress, verbose):
+             no_builtin, overwrite, resume, workers, backend, ray_address, no_progress, verbose):
     """Generate a dataset: drop objects, settle them, render views, write COCO."""
     from dropsynth import config as config_mod
-    from dropsynth.pipeline import generate as run
+    from dropsynth.pipeline import default_workers, generate as run
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     for name, v in (("--scenes", scenes), ("--views-per-scene", views_per_scene), ("--width", width),
-                    ("--height", height)):
+                    ("--height", height), ("--workers", workers)):
         _positive(name, v)
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite: choose one (finish the run in --out, or start it again)")
     if seed is not None and seed < 0:
         raise ConfigError(f"--seed: must be >= 0, got {seed}")
     overrides = config_mod.parse_set(sets)
@@ -97,7 +109,9 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
     bar = tqdm(total=total, unit="frame", desc="generating", disable=no_progress, file=sys.stderr,
                dynamic_ncols=True, mininterval=0.5)
     try:
-        summary = run(cfg, out_dir, packs=list(packs), overwrite=overwrite, progress=bar.update)
+        summary = run(cfg, out_dir, packs=list(packs), overwrite=overwrite, resume=resume,
+                      workers=workers or default_workers(), backend=backend, ray_address=ray_address,
+                      progress=bar.update)
     finally:
         bar.close()
     _print_summary(summary, cfg)
@@ -117,9 +131,13 @@ def _print_summary(s, cfg) -> None:
     echo(f"dropped:      {s.removed_objects} objects left the table, {s.unplaced_objects} found no spawn place"
          + (f", {s.scenes_not_at_rest} scenes hit the step cap" if s.scenes_not_at_rest else ""))
     st = s.stage_seconds
-    echo(f"time:         {s.seconds:.1f} s, {s.frames_per_s:.2f} frames/s  (physics {st['physics']:.1f} s, "
-         f"render {st['render']:.1f} s, annotate {st['annotate']:.1f} s, write {st['write']:.1f} s; "
-         f"{s.gl_renderer})")
+    if s.shards_resumed < 0:
+        echo("time:         nothing to do: the run in --out was already complete")
+    else:
+        resumed = f", {s.shards_resumed} shards kept from before" if s.shards_resumed else ""
+        echo(f"time:         {s.seconds:.1f} s, {s.frames_per_s:.2f} frames/s with {s.workers} {s.backend} "
+             f"worker(s){resumed}  (CPU s: physics {st['physics']:.1f}, render {st['render']:.1f}, "
+             f"annotate {st['annotate']:.1f}, write {st['write']:.1f}; {s.gl_renderer or 'GL'})")
     echo(f"coco:         {s.out_dir}/annotations/instances.json")
     if s.preview:
         echo(f"preview:      {s.preview}")

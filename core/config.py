@@ -120,6 +120,8 @@ class OutputConfig:
     png_compress_level: int = _f(1, doc="zlib level for PNG files (0 fast .. 9 small)", lo=0, hi=9)
     preview: bool = _f(True, doc="write preview.png at the end of generate")
     preview_frames: int = _f(12, doc="frames shown in the preview grid", lo=1, hi=256)
+    shard_scenes: int = _f(4, doc="scenes per shard, the unit of work that workers take and --resume keeps or "
+                                  "redoes", lo=1, hi=100000)
 
 
 @dataclass

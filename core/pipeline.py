@@ -1,5 +1,13 @@
 """The generate loop: build -> settle -> render views -> annotate -> write.
 
+Work is split into shards of consecutive scenes. A shard writes its frames'
+PNGs and then its COCO part (``annotations/parts/shard_NNNNNN.json``); the
+part is renamed into place last, so a shard is complete exactly when its part
+exists. Frame content depends only on (seed, scene, view), so a shard redone
+after an interruption writes the same bytes, and any number of workers, in
+any order, gives the same files. When every shard is complete the parts are
+merged into ``annotations/instances.json`` and ``run.json`` is written last.
+
 Library code: it never prints; progress goes through a callback and the
 result is returned as a RunSummary (the CLI draws the bar and the summary).
 """
@@ -18,13 +26,19 @@ from typing import Callable
 
 from dropsynth import __version__
 from dropsynth.config import RunConfig
-from dropsynth.errors import ConfigError
+from dropsynth.errors import ConfigError, DropsynthError
 
 log = logging.getLogger(__name__)
 
-MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwrite)
-OUR_ENTRIES = ("rgb", "depth", "instances", "annotations", "run.json", "preview.png", MARKER)
+MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwrite, --resume)
+RUN_CONFIG = "run_config.json"  # what a resumed run must match
+OUR_ENTRIES = ("rgb", "depth", "instances", "annotations", "run.json", "preview.png", RUN_CONFIG, MARKER)
 STAGES = ("build", "physics", "render", "annotate", "write")
+PARTS = "parts"  # annotations/parts/: one COCO part per complete shard, until the merge
+
+
+class Interrupted(DropsynthError):
+    """The run was stopped (Ctrl-C); the folder can be completed with --resume."""
 
 
 @dataclass
@@ -38,42 +52,109 @@ class RunSummary:
     unplaced_objects: int = 0  # no collision-free spawn position found
     scenes_not_at_rest: int = 0
     seconds: float = 0.0
-    stage_seconds: dict = field(default_factory=dict)
+    frames_this_run: int = 0  # frames made by this invocation (less than frames after --resume)
+    shards_resumed: int = 0
+    workers: int = 1
+    backend: str = "local"
+    stage_seconds: dict = field(default_factory=dict)  # summed over workers (CPU seconds)
     gl_renderer: str = ""
     preview: str | None = None
     packs: list = field(default_factory=list)
 
     @property
     def frames_per_s(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+        return self.frames_this_run / self.seconds if self.seconds > 0 else 0.0
 
 
-def prepare_output(out_dir: Path, overwrite: bool) -> None:
-    """Create ``out_dir`` or refuse: a non-empty folder needs ``overwrite``,
-    and only a previous dropsynth output is ever deleted."""
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs, picklable: resolved config, output folder,
+    and the exact pack paths (so every worker, on any node, loads the same)."""
+
+    config: dict
+    out_dir: str
+    pack_paths: tuple[str, ...]
+    shard_scenes: int
+
+    def shards(self) -> list[tuple[int, int]]:
+        n = self.config["scenes"]
+        return [(a, min(a + self.shard_scenes, n)) for a in range(0, n, self.shard_scenes)]
+
+
+# --- output folder ------------------------------------------------------------
+
+
+def _fingerprint(cfg: RunConfig, catalog) -> dict:
+    return {"config": cfg.to_dict(), "assets": [a.key for a in catalog.assets], "dropsynth": __version__}
+
+
+def _first_difference(a, b, path="") -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            d = _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+            if d:
+                return d
+        return None
+    if a != b:
+        return f"{path} is {json.dumps(a)} there, {json.dumps(b)} now"
+    return None
+
+
+def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerprint: dict | None = None) -> bool:
+    """Create ``out_dir``, or check it for --resume. Returns True when resuming.
+
+    A non-empty folder needs ``overwrite`` (only a previous dropsynth output
+    is ever deleted) or ``resume`` (only into a run made with the same config,
+    seed and assets).
+    """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir}: exists and is not a folder")
-    if out_dir.is_dir():
-        entries = [p for p in out_dir.iterdir()]
-        if entries:
-            if not overwrite:
-                raise ConfigError(f"--out {out_dir}: folder is not empty ({len(entries)} entries); "
-                                  f"pass --overwrite to replace a previous dropsynth output")
-            if not (out_dir / MARKER).exists():
-                raise ConfigError(f"--out {out_dir}: not empty and not a dropsynth output (no {MARKER}); "
-                                  f"refusing to delete it, choose another folder")
-            for name in OUR_ENTRIES:
-                p = out_dir / name
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                elif p.exists() or p.is_symlink():
-                    p.unlink()
+    entries = list(out_dir.iterdir()) if out_dir.is_dir() else []
+    if entries and resume:
+        saved = out_dir / RUN_CONFIG
+        if not saved.is_file():
+            raise ConfigError(f"--resume: {out_dir} has no {RUN_CONFIG}; it is not a dropsynth run to resume")
+        old = json.loads(saved.read_text())
+        diff = _first_difference(old, fingerprint)
+        if diff:
+            raise ConfigError(f"--resume: {out_dir} was made with a different config: {diff}; "
+                              f"use another --out, or --overwrite to start again")
+        _remove_temporaries(out_dir)
+        return True
+    if entries:
+        if not overwrite:
+            raise ConfigError(f"--out {out_dir}: folder is not empty ({len(entries)} entries); pass --resume to "
+                              f"finish an interrupted run or --overwrite to replace a previous dropsynth output")
+        if not (out_dir / MARKER).exists():
+            raise ConfigError(f"--out {out_dir}: not empty and not a dropsynth output (no {MARKER}); "
+                              f"refusing to delete it, choose another folder")
+        for name in OUR_ENTRIES:
+            p = out_dir / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / MARKER).write_text(json.dumps({"tool": "dropsynth", "version": __version__}) + "\n")
+        if fingerprint is not None:
+            from dropsynth.writers.coco import write_json_atomic
+
+            write_json_atomic(out_dir / RUN_CONFIG, fingerprint)
     except OSError as e:
         raise ConfigError(f"--out {out_dir}: cannot write there ({e.strerror or e})") from None
+    return False
+
+
+def _remove_temporaries(root: Path) -> None:
+    """Delete temporary files that a killed run left (".name.tmp")."""
+    for sub in ("rgb", "depth", "instances", "annotations", "annotations/parts", "."):
+        d = root / sub
+        if d.is_dir():
+            for p in d.iterdir():
+                if p.is_file() and p.name.startswith(".") and ".tmp" in p.name:
+                    p.unlink()
 
 
 def package_versions() -> dict:
@@ -88,66 +169,65 @@ def package_versions() -> dict:
     return out
 
 
-def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, overwrite: bool = False,
-             progress: Callable[[int], None] | None = None) -> RunSummary:
-    """Generate ``cfg.scenes * cfg.views_per_scene`` frames into ``out_dir``.
+# --- one shard ----------------------------------------------------------------
 
-    Writes rgb/, depth/, instances/ PNGs, annotations/instances.json (COCO),
-    run.json and preview.png. ``progress(n)`` is called after every n frames.
-    The COCO file and run.json are written last, so a folder without run.json
-    is an incomplete run.
-    """
-    from dropsynth.annotate import annotate_frame
-    from dropsynth.assets.catalog import load_catalog
-    from dropsynth.scenes import builders
-    from dropsynth.writers.coco import CocoWriter
-    from dropsynth.writers.images import DEPTH_SCALE_M, ImageWriter
 
-    t_start = time.perf_counter()
-    out_dir = Path(out_dir)
-    catalog = load_catalog(list(cfg.assets.packs) + list(packs or []), builtin=cfg.assets.builtin).select(
-        cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
-    build = builders.get(cfg.scene.builder)
+class ShardWorker:
+    """Makes whole shards. One per worker process, reused for every shard it
+    runs: the renderer and the PyBullet client are created once and reset per
+    scene, not rebuilt."""
 
-    from dropsynth.render.pyrender_backend import PyrenderRenderer
-    from dropsynth.scenes.physics import PhysicsWorld
+    def __init__(self, job: Job):
+        from dropsynth import config as config_mod
+        from dropsynth.assets.catalog import load_catalog
+        from dropsynth.render.pyrender_backend import PyrenderRenderer
+        from dropsynth.scenes import builders
+        from dropsynth.scenes.physics import PhysicsWorld
 
-    # Start GL before touching the output folder: a machine without GL
-    # libraries gets its error and no folder.
-    renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height)
-    try:
-        prepare_output(out_dir, overwrite)
-    except BaseException:
-        renderer.close()
-        raise
-    world = PhysicsWorld()
-    summary = RunSummary(out_dir=str(out_dir), gl_renderer=renderer.gl_renderer,
-                         packs=[{"name": n, "objects": sum(a.pack == n for a in catalog.assets)}
-                                for n in catalog.packs])
-    stage = dict.fromkeys(STAGES, 0.0)
-    images = ImageWriter(out_dir, cfg.output.png_compress_level)
-    licenses = sorted({a.license for a in catalog.assets})
-    coco = CocoWriter(catalog.categories, licenses, description=f"dropsynth {cfg.scene.builder} dataset",
-                      seed=cfg.seed, mask_format=cfg.output.mask_format, depth_scale_m=DEPTH_SCALE_M)
-    per_class: Counter = Counter()
-    try:
-        for s in range(cfg.scenes):
+        self.job = job
+        self.cfg = config_mod.from_dict(job.config, "<job>")
+        cfg = self.cfg
+        self.catalog = load_catalog(list(job.pack_paths), builtin=False, installed=False).select(
+            cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
+        self.category_ids = self.catalog.category_ids()
+        self.build = builders.get(cfg.scene.builder)
+        self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height)
+        self.world = PhysicsWorld()
+
+    def close(self) -> None:
+        self.world.close()
+        self.renderer.close()
+
+    def run(self, shard: int, progress: Callable[[int], None] | None = None) -> dict:
+        """Write shard ``shard``'s frames and its COCO part; returns its stats."""
+        from dropsynth.annotate import annotate_frame
+        from dropsynth.writers.coco import annotation_record, image_record, part_path, write_json_atomic
+        from dropsynth.writers.images import DEPTH_SCALE_M, ImageWriter
+
+        cfg, out = self.cfg, Path(self.job.out_dir)
+        first, stop = self.job.shards()[shard]
+        images = ImageWriter(out, cfg.output.png_compress_level)
+        stage = dict.fromkeys(STAGES, 0.0)
+        stats = {"frames": 0, "annotations": 0, "per_class": Counter(), "empty_images": 0, "removed_objects": 0,
+                 "unplaced_objects": 0, "scenes_not_at_rest": 0}
+        img_records, ann_records = [], []
+        for s in range(first, stop):
             t0 = time.perf_counter()
-            spec = build(cfg, catalog, cfg.seed, s)
+            spec = self.build(cfg, self.catalog, cfg.seed, s)
             t1 = time.perf_counter()
-            settled = world.settle(spec, cfg.physics)
+            settled = self.world.settle(spec, cfg.physics)
             t2 = time.perf_counter()
-            renderer.set_scene(settled)
+            self.renderer.set_scene(settled)
             stage["build"] += t1 - t0
             stage["physics"] += t2 - t1
             stage["render"] += time.perf_counter() - t2
-            summary.removed_objects += len(settled.removed)
-            summary.unplaced_objects += spec.unplaced
-            summary.scenes_not_at_rest += 0 if settled.at_rest else 1
+            stats["removed_objects"] += len(settled.removed)
+            stats["unplaced_objects"] += spec.unplaced
+            stats["scenes_not_at_rest"] += 0 if settled.at_rest else 1
             for v, camera in enumerate(spec.cameras):
                 image_index = s * cfg.views_per_scene + v
                 t0 = time.perf_counter()
-                frame = renderer.render(camera)
+                frame = self.renderer.render(camera)
                 t1 = time.perf_counter()
                 anns = annotate_frame(frame.instance_ids, settled, camera, mask_format=cfg.output.mask_format,
                                       min_visible_px=cfg.output.min_visible_px,
@@ -155,37 +235,168 @@ def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, 
                 t2 = time.perf_counter()
                 if anns or cfg.output.keep_empty_images:
                     files = images.write(image_index, frame.rgb, frame.depth_m, frame.instance_ids)
-                    coco.add(image_index, files, camera, s, v, anns)
-                    summary.frames += 1
-                    summary.annotations += len(anns)
-                    per_class.update(a.category for a in anns)
+                    img_records.append(image_record(image_index, files, camera, s, v, DEPTH_SCALE_M))
+                    ann_records += [annotation_record(a, image_index + 1, self.category_ids[a.category])
+                                    for a in anns]
+                    stats["frames"] += 1
+                    stats["annotations"] += len(anns)
+                    stats["per_class"].update(a.category for a in anns)
                 if not anns:
-                    summary.empty_images += 1
+                    stats["empty_images"] += 1
                 t3 = time.perf_counter()
                 stage["render"] += t1 - t0
                 stage["annotate"] += t2 - t1
                 stage["write"] += t3 - t2
                 if progress is not None:
                     progress(1)
+        stats["per_class"] = dict(stats["per_class"])
+        stats["stage_seconds"] = stage
+        stats["frames_attempted"] = (stop - first) * cfg.views_per_scene
         t0 = time.perf_counter()
-        coco.write(out_dir / "annotations" / "instances.json")
+        write_json_atomic(part_path(out, shard), {"shard": shard, "scenes": [first, stop], "stats": stats,
+                                                  "images": img_records, "annotations": ann_records})
         stage["write"] += time.perf_counter() - t0
+        stats["gl_renderer"] = self.renderer.gl_renderer
+        return stats
+
+
+# --- the run ------------------------------------------------------------------
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, overwrite: bool = False,
+             resume: bool = False, workers: int = 1, backend: str = "local", ray_address: str | None = None,
+             progress: Callable[[int], None] | None = None) -> RunSummary:
+    """Generate ``cfg.scenes * cfg.views_per_scene`` frames into ``out_dir``.
+
+    Writes rgb/, depth/, instances/ PNGs, annotations/instances.json (COCO),
+    run.json and preview.png. ``progress(n)`` is called as frames complete
+    (with the frames already complete when resuming). ``workers`` processes
+    (``backend="local"``) or Ray actors (``backend="ray"``) make the shards.
+    """
+    from dropsynth.assets.catalog import discover_packs, load_catalog
+    from dropsynth.render.gl import APT_HINT, missing_libraries
+    from dropsynth.scenes import builders
+    from dropsynth.writers.coco import header, merge_parts, part_path, read_part
+
+    t_start = time.perf_counter()
+    out_dir = Path(out_dir).resolve()
+    if workers < 1:
+        raise ConfigError(f"--workers: must be a positive integer, got {workers}")
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
+    pack_paths = [str(Path(p).resolve()) for p in
+                  discover_packs(list(cfg.assets.packs) + list(packs or []), builtin=cfg.assets.builtin)]
+    catalog = load_catalog(pack_paths, builtin=False, installed=False).select(
+        cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
+    builders.get(cfg.scene.builder)
+    job = Job(config=cfg.to_dict(), out_dir=str(out_dir), pack_paths=tuple(pack_paths),
+              shard_scenes=cfg.output.shard_scenes)
+    if resume and (out_dir / "run.json").is_file() and (out_dir / RUN_CONFIG).is_file():
+        return _already_complete(out_dir, cfg, catalog)
+    # Fail before touching the output folder when GL cannot work here.
+    local = None
+    if backend == "local" and workers == 1:
+        local = ShardWorker(job)  # creates the GL context now
+    elif backend == "local" and missing_libraries():
+        from dropsynth.errors import RenderBackendError
+
+        raise RenderBackendError(f"OpenGL libraries not found ({', '.join(missing_libraries())} missing); "
+                                 f"install them with: sudo {APT_HINT}")
+    try:
+        resumed = prepare_output(out_dir, overwrite, resume, _fingerprint(cfg, catalog))
+        shards = job.shards()
+        done = [k for k in range(len(shards)) if resumed and part_path(out_dir, k).is_file()]
+        todo = [k for k in range(len(shards)) if k not in set(done)]
+        if progress is not None and done:
+            progress(sum(read_part(part_path(out_dir, k))["stats"]["frames_attempted"] for k in done))
+        gl_name = ""
+        if todo:
+            if local is not None:
+                gl_name = local.renderer.gl_renderer
+                try:
+                    for k in todo:
+                        local.run(k, progress)
+                except KeyboardInterrupt:
+                    raise Interrupted(_interrupt_message(out_dir, len(shards))) from None
+            elif backend == "local":
+                from dropsynth.runner import run_pool
+
+                gl_name = run_pool(job, todo, workers, progress,
+                                   on_interrupt=lambda: Interrupted(_interrupt_message(out_dir, len(shards))))
+            else:
+                from dropsynth.runner import run_ray
+
+                gl_name = run_ray(job, todo, workers, ray_address, progress)
     finally:
-        world.close()
-        renderer.close()
+        if local is not None:
+            local.close()
+    parts = [part_path(out_dir, k) for k in range(len(shards))]
+    summary = RunSummary(out_dir=str(out_dir), workers=workers, backend=backend, shards_resumed=len(done),
+                         packs=[{"name": n, "objects": sum(a.pack == n for a in catalog.assets)}
+                                for n in catalog.packs])
+    per_class: Counter = Counter()
+    stage = dict.fromkeys(STAGES, 0.0)
+    for k, p in enumerate(parts):
+        st = read_part(p)["stats"]
+        for key in ("frames", "annotations", "empty_images", "removed_objects", "unplaced_objects",
+                    "scenes_not_at_rest"):
+            setattr(summary, key, getattr(summary, key) + st[key])
+        if k not in set(done):
+            summary.frames_this_run += st["frames"]
+            for name, v in st["stage_seconds"].items():
+                stage[name] += v
+        per_class.update(st["per_class"])
+    licenses = sorted({a.license for a in catalog.assets})
+    head = header(catalog.categories, licenses, description=f"dropsynth {cfg.scene.builder} dataset",
+                  seed=cfg.seed, mask_format=cfg.output.mask_format)
+    merge_parts(out_dir / "annotations" / "instances.json", head, parts)
     summary.per_class = {name: per_class.get(name, 0) for name, _ in catalog.categories}
     summary.stage_seconds = {k: round(v, 4) for k, v in stage.items()}
-    summary.seconds = time.perf_counter() - t_start
+    summary.gl_renderer = gl_name
     if cfg.output.preview and summary.frames:
         from dropsynth.writers.preview import write_preview
 
         summary.preview = str(write_preview(out_dir, max_frames=cfg.output.preview_frames))
+    summary.seconds = time.perf_counter() - t_start
     write_run_json(out_dir, cfg, summary)
+    # The parts are merged: drop them, so the folder holds one copy of the
+    # labels and its files do not depend on how the work was split.
+    shutil.rmtree(out_dir / "annotations" / PARTS, ignore_errors=True)
     return summary
+
+
+def _already_complete(out_dir: Path, cfg: RunConfig, catalog) -> RunSummary:
+    """--resume of a finished run: check it is the same run, change nothing."""
+    prepare_output(out_dir, False, True, _fingerprint(cfg, catalog))
+    run = json.loads((out_dir / "run.json").read_text())
+    c = run["counts"]
+    preview = out_dir / "preview.png"
+    return RunSummary(out_dir=str(out_dir), frames=c["frames"], annotations=c["annotations"],
+                      per_class=c["per_class"], empty_images=c["empty_images"], removed_objects=c["removed_objects"],
+                      unplaced_objects=c["unplaced_objects"], scenes_not_at_rest=c["scenes_not_at_rest"],
+                      shards_resumed=-1, stage_seconds=dict.fromkeys(STAGES, 0.0), gl_renderer=run["gl_renderer"],
+                      preview=str(preview) if preview.is_file() else None, packs=run.get("packs", []))
+
+
+def _interrupt_message(out_dir: Path, total: int) -> str:
+    from dropsynth.writers.coco import part_path
+
+    complete = sum(part_path(out_dir, k).is_file() for k in range(total))
+    return (f"interrupted: {complete} of {total} shards complete in {out_dir}; "
+            f"run the same command with --resume to finish")
 
 
 def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
     """run.json: resolved config, seed, versions, counts, timings. Written last."""
+    from dropsynth.writers.coco import write_json_atomic
+
     data = {
         "tool": "dropsynth",
         "seed": cfg.seed,
@@ -193,16 +404,16 @@ def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
         "versions": package_versions(),
         "gl_renderer": summary.gl_renderer,
         "packs": summary.packs,
+        "execution": {"backend": summary.backend, "workers": summary.workers,
+                      "shards_resumed": summary.shards_resumed},
         "counts": {
             "frames": summary.frames, "annotations": summary.annotations, "per_class": summary.per_class,
             "empty_images": summary.empty_images, "removed_objects": summary.removed_objects,
             "unplaced_objects": summary.unplaced_objects, "scenes_not_at_rest": summary.scenes_not_at_rest,
         },
-        "timings": {"seconds": round(summary.seconds, 3), "frames_per_s": round(summary.frames_per_s, 3),
-                    "stage_seconds": summary.stage_seconds},
+        "timings": {"seconds": round(summary.seconds, 3), "frames_this_run": summary.frames_this_run,
+                    "frames_per_s": round(summary.frames_per_s, 3), "stage_seconds": summary.stage_seconds},
         "files": {"coco": "annotations/instances.json", "rgb": "rgb/", "depth": "depth/",
                   "instances": "instances/", "preview": "preview.png" if summary.preview else None},
     }
-    tmp = out_dir / ".run.json.tmp"
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, out_dir / "run.json")
+    write_json_atomic(out_dir / "run.json", data, indent=2)

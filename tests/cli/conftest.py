@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from dropsynth.cli import main
 
 SMALL = ["--scenes", "2", "--views-per-scene", "3", "--width", "320", "--height", "240", "--seed", "3",
-         "--set", "scene.num_objects=[8, 12]", "--no-progress"]
+         "--set", "scene.num_objects=[8, 12]", "--no-progress", "--workers", "1"]
 
 
 def run_cli(*args: str):

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import run_cli
 
-TINY = ["--scenes", "1", "--views-per-scene", "1", "--width", "64", "--height", "48", "--no-progress"]
+TINY = ["--scenes", "1", "--views-per-scene", "1", "--width", "64", "--height", "48", "--no-progress", "--workers", "1"]
 
 
 def _one_line_error(res, *words):

@@ -1,0 +1,145 @@
+"""Execution backends: worker processes on this machine, or Ray actors.
+
+Workers are started with the *spawn* method, so no OpenGL or PyBullet state
+is inherited through a fork (pyrender#200); each creates its own renderer and
+PyBullet client once and reuses them for every shard it takes. Shards are
+handed out one at a time, so a fast worker takes more of them.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import threading
+from typing import Callable
+
+from dropsynth.errors import DropsynthError
+
+log = logging.getLogger(__name__)
+
+_worker = None  # the ShardWorker of this worker process
+_progress_q = None
+
+
+def _init_worker(job, progress_q, lp_threads: str | None) -> None:
+    global _worker, _progress_q
+    # Ctrl-C goes to the parent, which stops the workers; a worker stopping by
+    # itself in the middle of a PNG would only leave a temporary file behind.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if lp_threads:
+        os.environ.setdefault("LP_NUM_THREADS", lp_threads)
+    from dropsynth.pipeline import ShardWorker
+
+    _progress_q = progress_q
+    try:
+        _worker = ShardWorker(job)
+    except DropsynthError as e:
+        _worker = e  # reported by the first task, as a clean error
+
+
+def _run_shard(shard: int) -> dict:
+    if isinstance(_worker, Exception):
+        raise _worker
+    return _worker.run(shard, progress=lambda n: _progress_q.put(n))
+
+
+def _drain(q, progress, stop: threading.Event) -> None:
+    while not stop.is_set() or not q.empty():
+        try:
+            n = q.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        except (EOFError, OSError):
+            return
+        if progress is not None:
+            progress(n)
+
+
+def run_pool(job, shards: list[int], workers: int, progress: Callable[[int], None] | None,
+             on_interrupt: Callable[[], Exception]) -> str:
+    """Run ``shards`` in ``workers`` spawned processes; returns the GL renderer name.
+
+    Each worker uses one llvmpipe thread (LP_NUM_THREADS=1, unless set): with
+    one process per core, llvmpipe's own threads would only compete.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    stop = threading.Event()
+    drainer = threading.Thread(target=_drain, args=(q, progress, stop), daemon=True)
+    drainer.start()
+    pool = ctx.Pool(processes=min(workers, len(shards)), initializer=_init_worker,
+                    initargs=(job, q, "1" if workers > 1 else None), maxtasksperchild=None)
+    gl = ""
+    try:
+        for stats in pool.imap_unordered(_run_shard, shards, chunksize=1):
+            gl = stats.get("gl_renderer", gl)
+        pool.close()
+        pool.join()
+    except KeyboardInterrupt:
+        pool.terminate()
+        pool.join()
+        raise on_interrupt() from None
+    except BaseException:
+        pool.terminate()
+        pool.join()
+        raise
+    finally:
+        stop.set()
+        drainer.join(timeout=5)
+    return gl
+
+
+def run_ray(job, shards: list[int], workers: int, address: str | None,
+            progress: Callable[[int], None] | None) -> str:
+    """Run ``shards`` as tasks on Ray actors (``address``: an existing
+    cluster, e.g. "ray://head:10001" or "auto"; None starts a local Ray).
+
+    Every node must see ``job.out_dir`` and the pack paths at the same path
+    (a shared filesystem); the files are the same as with the local backend.
+    """
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:
+        raise DropsynthError("--backend ray needs Ray: pip install 'dropsynth[ray]' (or pip install ray)") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        kw = {"address": address} if address else {"num_cpus": workers}
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kw)
+        except Exception as e:  # ConnectionError, RuntimeError, ...: one clean line
+            raise DropsynthError(f"--backend ray: cannot start or reach Ray ({type(e).__name__}: {e})") from None
+
+    @ray.remote(num_cpus=1)
+    class RayShardWorker:
+        def __init__(self, job):
+            if workers > 1:
+                os.environ.setdefault("LP_NUM_THREADS", "1")
+            from dropsynth.pipeline import ShardWorker
+
+            self.w = ShardWorker(job)
+
+        def run(self, shard):
+            return self.w.run(shard)
+
+    try:
+        actors = [RayShardWorker.remote(job) for _ in range(min(workers, len(shards)))]
+        gl = ""
+        for stats in ActorPool(actors).map_unordered(lambda a, k: a.run.remote(k), shards):
+            gl = stats.get("gl_renderer", gl)
+            if progress is not None:
+                progress(stats["frames_attempted"])
+        for a in actors:
+            ray.kill(a)
+        return gl
+    except ray.exceptions.RayTaskError as e:
+        cause = e.as_instanceof_cause() if hasattr(e, "as_instanceof_cause") else e
+        if isinstance(cause, DropsynthError):
+            raise DropsynthError(str(cause).split("\n")[-1]) from None
+        raise
+    finally:
+        if started_here:
+            ray.shutdown()
