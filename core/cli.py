@@ -157,6 +157,26 @@ def preview(dataset, out_path, frames, verbose):
     click.echo(str(write_preview(dataset, out_path, max_frames=frames)))
 
 
+@main.command()
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Merged dataset folder.")
+@click.option("--overwrite", is_flag=True, help="Replace a previous dropsynth output in --out.")
+@click.option("--preview/--no-preview", default=True, show_default=True, help="Write OUT/preview.png.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def merge(datasets, out_dir, overwrite, preview, verbose):
+    """Merge whole datasets: categories matched by name, ids renumbered, file names kept unique."""
+    from dropsynth.writers.merge import merge_datasets
+
+    counts = merge_datasets(list(datasets), out_dir, overwrite=overwrite)
+    click.echo(f"merged {len(datasets)} datasets into {out_dir}: {counts['images']} images, "
+               f"{counts['annotations']} annotations, {counts['categories']} categories")
+    if preview and counts["images"]:
+        from dropsynth.writers.preview import write_preview
+
+        click.echo(f"preview: {write_preview(out_dir)}")
+
+
 @main.group()
 def config():
     """Inspect run configs."""

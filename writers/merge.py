@@ -1,0 +1,94 @@
+"""Merge whole datasets into one: categories matched by name, image and
+annotation ids renumbered, files copied (hard-linked where possible) under
+names that stay unique (``<source index>_<original name>``)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from dropsynth.errors import ConfigError, DropsynthError
+
+FILE_KEYS = ("file_name", "depth_file", "instances_file")
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bool = False) -> dict:
+    """Merge dropsynth (or any COCO-with-files) datasets into ``out_dir``.
+
+    Returns counts. Refuses sources with different mask formats (one COCO
+    file must not mix RLE and polygons) and an output folder that is not
+    empty (unless ``overwrite`` and it is a previous dropsynth output).
+    """
+    from dropsynth.pipeline import prepare_output
+    from dropsynth.writers.coco import write_json_atomic
+
+    if len(sources) < 2:
+        raise ConfigError("merge: give at least two datasets")
+    out = Path(out_dir)
+    datas = []
+    for src in sources:
+        p = Path(src) / "annotations" / "instances.json"
+        if not p.is_file():
+            raise DropsynthError(f"{p}: not found; is {src} a finished dropsynth dataset?")
+        try:
+            datas.append(json.loads(p.read_text()))
+        except json.JSONDecodeError as e:
+            raise DropsynthError(f"{p}: not valid JSON ({e})") from None
+    formats = {d.get("info", {}).get("mask_format") for d in datas}
+    if len(formats) > 1:
+        raise ConfigError(f"merge: the datasets use different mask formats ({', '.join(sorted(map(str, formats)))}); "
+                          f"one COCO file must not mix RLE and polygons")
+    if out.resolve() in [Path(s).resolve() for s in sources]:
+        raise ConfigError(f"--out {out}: must not be one of the datasets being merged")
+    prepare_output(out, overwrite)
+    categories: dict[str, dict] = {}
+    licenses: dict[str, dict] = {}
+    images, annotations = [], []
+    for i, (src, data) in enumerate(zip(sources, datas)):
+        src = Path(src)
+        cat_map = {}
+        for c in data["categories"]:
+            if c["name"] not in categories:
+                categories[c["name"]] = {"id": len(categories) + 1, "name": c["name"],
+                                         "supercategory": c.get("supercategory") or "object"}
+            cat_map[c["id"]] = categories[c["name"]]["id"]
+        lic_map = {}
+        for lic in data.get("licenses", []):
+            if lic["name"] not in licenses:
+                licenses[lic["name"]] = {"id": len(licenses) + 1, "name": lic["name"], "url": lic.get("url", "")}
+            lic_map[lic["id"]] = licenses[lic["name"]]["id"]
+        img_map = {}
+        for img in data["images"]:
+            new = dict(img, id=len(images) + 1, source=i)
+            if "license" in img:
+                new["license"] = lic_map.get(img["license"], 1)
+            for key in FILE_KEYS:
+                if key in img:
+                    rel = Path(img[key])
+                    target = rel.parent / f"{i:02d}_{rel.name}"
+                    _link_or_copy(src / rel, out / target)
+                    new[key] = target.as_posix()
+            img_map[img["id"]] = new["id"]
+            images.append(new)
+        for ann in data["annotations"]:
+            annotations.append(dict(ann, id=len(annotations) + 1, image_id=img_map[ann["image_id"]],
+                                    category_id=cat_map[ann["category_id"]]))
+    info = dict(datas[0].get("info", {}), description="merged dropsynth datasets",
+                sources=[str(Path(s).resolve()) for s in sources])
+    info.pop("seed", None)
+    coco = {"info": info, "licenses": list(licenses.values()) or [{"id": 1, "name": "unknown", "url": ""}],
+            "images": images, "annotations": annotations, "categories": list(categories.values())}
+    write_json_atomic(out / "annotations" / "instances.json", coco)
+    counts = {"images": len(images), "annotations": len(annotations), "categories": len(categories)}
+    write_json_atomic(out / "run.json", {"tool": "dropsynth", "merged_from": info["sources"], "counts": counts},
+                      indent=2)
+    return counts
