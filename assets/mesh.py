@@ -22,6 +22,9 @@ import numpy as np
 from dropsynth.errors import AssetError
 from dropsynth.types import Asset, Primitive
 
+MIN_SIZE_M = 0.002  # smaller than 2 mm across: almost surely a unit mistake
+MAX_SIZE_M = 3.0  # larger than 3 m across is no tabletop object
+UNIT_HINTS = (("mm", 0.001), ("cm", 0.01), ("m", 1.0))
 CONVEX_RATIO = 0.9  # volume / hull volume at or above which an object is treated as convex
 COLLISION_VERSION = "vhacd-1"  # bump to invalidate cached collision meshes
 VHACD_PARAMS = {"resolution": 200000, "concavity": 0.0015, "maxNumVerticesPerCH": 64, "minVolumePerCH": 0.0001}
@@ -32,8 +35,8 @@ class PreparedMesh:
     """An asset's geometry in its centre-of-mass frame (metres).
 
     visual: trimesh.Trimesh with texture or colours; collision_obj: path of an
-    OBJ whose 'o' groups are the convex collision parts (None when ``hull``
-    alone is the collision shape); hull: (N, 3) vertices of the convex hull;
+    OBJ whose 'o' groups are the convex collision parts (one for a plain
+    hull); hull: (N, 3) vertices of the visual's convex hull;
     inertia_diag (3,) principal moments per kg of mass (m^2) and inertia_R
     (3, 3) principal axes as columns; volume_m3 of the solid used for mass;
     watertight: whether that solid was closed; method: how the collision
@@ -42,7 +45,7 @@ class PreparedMesh:
 
     visual: object
     hull: np.ndarray
-    collision_obj: str | None
+    collision_obj: str
     parts: int
     method: str
     radius_m: float
@@ -65,6 +68,18 @@ def _load_trimesh(path: str, what: str, asset: Asset, **kw):
     if not np.all(np.isfinite(mesh.vertices)):
         raise AssetError(f"{path}: {asset.id}.{what}: mesh has non-finite vertex coordinates")
     return mesh
+
+
+def size_problem(asset: Asset, extent_m: float) -> str | None:
+    """A message when an object's size after scaling is absurd (likely a wrong
+    unit), suggesting the unit that would make it 1 cm .. 1 m across."""
+    if MIN_SIZE_M <= extent_m <= MAX_SIZE_M:
+        return None
+    raw = extent_m / max(asset.scale)
+    hint = next((f"; with unit: {u} it would be {raw * f:.3g} m" for u, f in UNIT_HINTS if 0.01 <= raw * f <= 1.0),
+                "")
+    return (f"{asset.id} is {extent_m:.3g} m across after scaling, which is absurd for a {asset.category!r}: "
+            f"likely the wrong unit or scale{hint}")
 
 
 def _transform(scale, T) -> np.ndarray:
@@ -183,13 +198,17 @@ def obj_parts(path: str) -> list:
     return out
 
 
-def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> tuple[str | None, int, str]:
-    """(OBJ path of convex parts or None for the plain hull, part count, method)."""
+def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> tuple[str, int, str]:
+    """(OBJ path of the convex parts, part count, method).
+
+    Even a single hull goes through an OBJ file: PyBullet keeps every shape
+    made from a ``vertices=`` list after resetSimulation (measured: 5 MB per
+    scene of 15 objects), while shapes loaded from a file are cached once.
+    """
     import trimesh
 
-    if asset.collision_path is None and asset.collision_primitive is None and (
-            asset.collision_mode == "hull" or (asset.collision_mode == "auto" and convex)):
-        return None, 1, "hull"
+    hull_only = asset.collision_path is None and asset.collision_primitive is None and (
+        asset.collision_mode == "hull" or (asset.collision_mode == "auto" and convex))
     cache = collision_cache_dir()
     key = _cache_key(asset)
     out = cache / f"{key}.obj"
@@ -200,7 +219,10 @@ def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> t
     cache.mkdir(parents=True, exist_ok=True)
     shift = np.eye(4)
     shift[:3, 3] = -com
-    if asset.collision_path or asset.collision_primitive:
+    if hull_only:
+        hulls = [visual_centred.convex_hull]
+        method = "hull"
+    elif asset.collision_path or asset.collision_primitive:
         if asset.collision_path:
             if asset.collision_path.lower().endswith(".obj"):
                 pieces = obj_parts(asset.collision_path)
@@ -248,6 +270,9 @@ def prepare(asset: Asset) -> PreparedMesh:
     if asset.primitive_kind:
         raise ValueError("prepare() is for mesh and URDF assets; primitives use primitive_mesh()")
     visual = load_visual(asset)
+    msg = size_problem(asset, float(np.max(visual.extents)))
+    if msg:
+        raise AssetError(f"{asset.urdf_path or asset.mesh_path}: {asset.id}.unit: {msg}")
     closed = _closed(visual)
     hull = visual.convex_hull
     watertight = bool(closed.is_watertight and closed.volume > 0)

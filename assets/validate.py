@@ -17,18 +17,7 @@ from dropsynth.assets.archive import check_members, extract, is_archive, pack_ro
 from dropsynth.assets.catalog import Problem, read_pack, user_pack_dir
 from dropsynth.errors import AssetError
 
-MIN_SIZE_M = 0.002  # smaller than 2 mm across: almost surely a unit mistake
-MAX_SIZE_M = 3.0  # larger than 3 m across is no tabletop object
-UNIT_HINTS = (("mm", 0.001), ("cm", 0.01), ("m", 1.0))
-
-
-def _size_hint(extent_m: float, scale: float) -> str:
-    """Suggest the unit that would make the object 1 cm .. 1 m across."""
-    raw = extent_m / scale
-    for unit, f in UNIT_HINTS:
-        if 0.01 <= raw * f <= 1.0:
-            return f"; with unit: {unit} it would be {raw * f:.3g} m"
-    return ""
+from dropsynth.assets.mesh import MAX_SIZE_M, MIN_SIZE_M, size_problem
 
 
 def _check_meshes(manifest: Path, assets, index: dict) -> list[Problem]:
@@ -45,12 +34,9 @@ def _check_meshes(manifest: Path, assets, index: dict) -> list[Problem]:
         except AssetError as e:
             out.append(Problem(str(manifest), f"{w}.{field}", str(e)))
             continue
-        ext = float(np.max(mesh.extents))
-        s = max(a.scale)
-        if ext < MIN_SIZE_M or ext > MAX_SIZE_M:
-            out.append(Problem(str(manifest), f"{w}.{'unit' if field == 'mesh' else field}",
-                               f"{a.id} is {ext:.3g} m across after scaling, which is absurd for a "
-                               f"{a.category!r}: likely the wrong unit or scale{_size_hint(ext, s)}"))
+        msg = size_problem(a, float(np.max(mesh.extents)))
+        if msg:
+            out.append(Problem(str(manifest), f"{w}.{'unit' if field == 'mesh' else field}", msg))
             continue
         closed = _closed(mesh)
         if not closed.is_watertight:
@@ -101,7 +87,8 @@ def validate(path: str | Path) -> list[Problem]:
                 return [Problem(str(path), "", str(e).split(": ", 1)[-1])]
             problems = validate(root)
             # Report paths inside the archive, not in the temporary folder.
-            return [Problem(p.file.replace(tmp, str(path)), p.field, p.message, p.severity) for p in problems]
+            return [Problem(p.file.replace(tmp, str(path)), p.field, p.message.replace(tmp, str(path)), p.severity)
+                    for p in problems]
     if not path.is_dir() and not path.name.endswith((".yaml", ".yml")):
         return [Problem(str(path), "", "not a pack folder, pack.yaml or .tar.gz/.tgz/.zip archive")]
     manifest = path / "pack.yaml" if path.is_dir() else path

@@ -111,12 +111,10 @@ class PhysicsWorld:
                 return pb.createCollisionShape(pb.GEOM_CYLINDER, radius=p.size_m[0], height=p.size_m[1],
                                                physicsClientId=cid)
             return pb.createCollisionShape(pb.GEOM_SPHERE, radius=p.size_m[0], physicsClientId=cid)
-        prep = prepare(obj.asset)
-        if prep.collision_obj:
-            # Each 'o' group of the OBJ becomes one convex hull of a compound shape;
-            # the parts are already in the object's centre-of-mass frame, in metres.
-            return pb.createCollisionShape(pb.GEOM_MESH, fileName=prep.collision_obj, physicsClientId=cid)
-        return pb.createCollisionShape(pb.GEOM_MESH, vertices=prep.hull.tolist(), physicsClientId=cid)
+        # Each 'o' group of the OBJ becomes one convex hull of a compound shape;
+        # the parts are already in the object's centre-of-mass frame, in metres.
+        return pb.createCollisionShape(pb.GEOM_MESH, fileName=prepare(obj.asset).collision_obj,
+                                       physicsClientId=cid)
 
     def load(self, spec: SceneSpec, cfg: PhysicsConfig) -> dict[int, int]:
         """Reset the world and add the table and the scene's objects at their
