@@ -36,6 +36,8 @@ def _init_worker(job, progress_q, lp_threads: str | None) -> None:
         _worker = ShardWorker(job)
     except DropsynthError as e:
         _worker = e  # reported by the first task, as a clean error
+    except Exception as e:  # an initializer that raises makes Pool restart workers forever
+        _worker = DropsynthError(f"a worker could not start: {type(e).__name__}: {e}")
 
 
 def _run_shard(shard: int) -> dict:
