@@ -64,6 +64,8 @@ class PhysicsConfig:
                                   lo_open=True, hi=100.0)
     hold_steps: int = _f(12, doc="every object must stay at rest this many consecutive steps", lo=1,
                          hi=100000)
+    solver_iterations: int = _f(50, doc="constraint solver iterations per step (PyBullet's default is 50)",
+                                lo=1, hi=1000)
     rolling_friction: float = _f(0.002, doc="rolling friction of every object", lo=0.0, hi=1.0)
     spinning_friction: float = _f(0.002, doc="spinning friction of every object", lo=0.0, hi=1.0)
 

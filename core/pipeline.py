@@ -273,6 +273,20 @@ def default_workers() -> int:
 def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, overwrite: bool = False,
              resume: bool = False, workers: int = 1, backend: str = "local", ray_address: str | None = None,
              progress: Callable[[int], None] | None = None) -> RunSummary:
+    """Generate a dataset; see ``_generate``. A failed write (full disk, lost
+    mount, permissions) becomes one clear error that says how to finish."""
+    try:
+        return _generate(cfg, out_dir, packs=packs, overwrite=overwrite, resume=resume, workers=workers,
+                         backend=backend, ray_address=ray_address, progress=progress)
+    except OSError as e:
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        raise DropsynthError(f"--out {out_dir}: writing failed: {e.strerror or e}{where}; complete shards are "
+                             f"kept: fix the cause, then run the same command with --resume") from None
+
+
+def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwrite: bool, resume: bool,
+              workers: int, backend: str, ray_address: str | None,
+              progress: Callable[[int], None] | None) -> RunSummary:
     """Generate ``cfg.scenes * cfg.views_per_scene`` frames into ``out_dir``.
 
     Writes rgb/, depth/, instances/ PNGs, annotations/instances.json (COCO),

@@ -98,7 +98,7 @@ class PhysicsWorld:
         pb.setGravity(0, 0, -9.81, physicsClientId=cid)
         # Same inputs -> same contacts, whatever ran in this client before.
         pb.setPhysicsEngineParameter(fixedTimeStep=cfg.time_step_s, deterministicOverlappingPairs=1,
-                                     physicsClientId=cid)
+                                     numSolverIterations=cfg.solver_iterations, physicsClientId=cid)
 
     def _collision_shape(self, obj: ObjectSpec) -> int:
         pb, cid = self.pb, self.cid

@@ -190,3 +190,30 @@ def test_ray_backend_gives_the_same_files(reference, tmp_path):
     assert proc.returncode == 0, stderr
     assert "2 ray worker(s)" in stdout
     assert tree_hashes(out, SKIP) == reference
+
+
+def test_full_disk_is_one_clear_error_and_resume_finishes(reference, tmp_path, monkeypatch):
+    import errno
+
+    from dropsynth.writers import images
+
+    real = images.save_png
+    calls = []
+
+    def filling_disk(path, array, level):
+        calls.append(path)
+        if len(calls) > 7:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, array, level)
+
+    monkeypatch.setattr(images, "save_png", filling_disk)
+    out = tmp_path / "full"
+    res = run_cli("generate", "--out", str(out), *JOB, "--workers", "1")
+    assert res.exit_code != 0
+    line = res.output.strip().splitlines()[-1]
+    assert "No space left on device" in line and "--resume" in line and "Traceback" not in res.output
+    assert not (out / "run.json").exists() and not (out / "annotations" / "instances.json").exists()
+    monkeypatch.setattr(images, "save_png", real)  # space freed
+    res = run_cli("generate", "--out", str(out), *JOB, "--workers", "1", "--resume")
+    assert res.exit_code == 0, res.output
+    assert tree_hashes(out, SKIP) == reference
