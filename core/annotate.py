@@ -310,7 +310,8 @@ def rle_to_mask(rle: dict) -> np.ndarray:
 
 
 def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: str = "polygon",
-                   min_visible_px: int = 1, largest_part_only: bool = False) -> list:
+                   min_visible_px: int = 1, largest_part_only: bool = False, amodal: dict | None = None,
+                   min_visible_fraction: float = 0.0) -> list:
     """Annotations of every object visible in one frame.
 
     Parameters
@@ -322,6 +323,10 @@ def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: st
     min_visible_px : objects with fewer visible pixels are left out.
     largest_part_only : keep only the largest 4-connected visible part (bbox
         and area then describe that part, so all three agree).
+    amodal : optional dict instance_id -> (H, W) bool amodal mask (the
+        object rendered alone); adds px_count_all, visib_fract, bbox_amodal.
+    min_visible_fraction : with ``amodal``, objects whose visible fraction is
+        lower are left out.
 
     Returns
     -------
@@ -346,6 +351,17 @@ def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: st
         area = int(crop.sum())
         if area < min_visible_px:
             continue
+        extra = {}
+        if amodal is not None:
+            full_mask = amodal.get(obj.instance_id)
+            count_all = int(full_mask.sum()) if full_mask is not None else 0
+            # The object alone covers at least what is visible of it in the scene.
+            count_all = max(count_all, m.area)
+            fract = m.area / count_all
+            if fract < min_visible_fraction:
+                continue
+            extra = {"px_count_all": count_all, "visib_fract": float(fract),
+                     "bbox_amodal": bbox_from_mask(full_mask) if full_mask is not None else m.bbox}
         bbox = (x0, y0, crop.shape[1], crop.shape[0])
         if mask_format == "rle":
             full = np.zeros(shape, dtype=bool)
@@ -356,5 +372,5 @@ def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: st
         out.append(Annotation(
             instance_id=obj.instance_id, asset_id=f"{obj.asset.pack}/{obj.asset.id}", category=obj.asset.category,
             area=area, bbox=bbox, segmentation=seg,
-            cam_T_obj=cam_T_world @ settled.poses[obj.instance_id], px_count_visib=int(m.area)))
+            cam_T_obj=cam_T_world @ settled.poses[obj.instance_id], px_count_visib=int(m.area), **extra))
     return out

@@ -118,6 +118,11 @@ class OutputConfig:
     largest_part_only: bool = _f(False, doc="polygons: keep only the largest visible part of each object "
                                             "(bbox and area then describe that part)")
     min_visible_px: int = _f(20, doc="objects with fewer visible pixels are not annotated", lo=1, hi=10**8)
+    min_visible_fraction: float = _f(0.0, doc="objects with a smaller visible fraction (visible / amodal pixels) "
+                                             "are not annotated; above 0 it turns amodal on", lo=0.0, hi=1.0)
+    amodal: bool = _f(False, doc="render each object alone for its amodal (unoccluded) silhouette: adds "
+                                 "bbox_amodal, px_count_all and visib_fract to the COCO annotations (one extra "
+                                 "render pass per visible object)")
     keep_empty_images: bool = _f(True, doc="write images in which no object is annotated")
     png_compress_level: int = _f(1, doc="zlib level for PNG files (0 fast .. 9 small)", lo=0, hi=9)
     preview: bool = _f(True, doc="write preview.png at the end of generate")

@@ -228,10 +228,14 @@ class ShardWorker:
                 image_index = s * cfg.views_per_scene + v
                 t0 = time.perf_counter()
                 frame = self.renderer.render(camera)
+                amodal = None
+                if cfg.output.amodal or cfg.output.min_visible_fraction > 0:
+                    amodal = self.renderer.amodal_masks()
                 t1 = time.perf_counter()
                 anns = annotate_frame(frame.instance_ids, settled, camera, mask_format=cfg.output.mask_format,
                                       min_visible_px=cfg.output.min_visible_px,
-                                      largest_part_only=cfg.output.largest_part_only)
+                                      largest_part_only=cfg.output.largest_part_only, amodal=amodal,
+                                      min_visible_fraction=cfg.output.min_visible_fraction)
                 t2 = time.perf_counter()
                 if anns or cfg.output.keep_empty_images:
                     files = images.write(image_index, frame.rgb, frame.depth_m, frame.instance_ids)

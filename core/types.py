@@ -166,6 +166,9 @@ class Annotation:
     segmentation: object  # list of polygons or an RLE dict (JSON-ready)
     cam_T_obj: np.ndarray  # (4, 4)
     px_count_visib: int
+    px_count_all: int | None = None  # amodal pixel count (in the image), when computed
+    visib_fract: float | None = None  # px_count_visib / px_count_all
+    bbox_amodal: tuple[int, int, int, int] | None = None  # x, y, w, h of the amodal mask
 
 
 @dataclass(frozen=True)

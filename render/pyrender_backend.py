@@ -115,9 +115,11 @@ class PyrenderRenderer:
                                                  roughnessFactor=0.9)
         node = scene.add(pyrender.Mesh.from_trimesh(table, material=mat, smooth=False))
         seg[node] = (0, 0, 0)  # the table occludes but is background in the id image
+        self._nodes = {}
         for obj in objs:
             node = scene.add(self._asset_mesh(obj), pose=settled.poses[obj.instance_id])
             seg[node] = id_to_color(obj.instance_id)
+            self._nodes[obj.instance_id] = node
         for light in spec.lights:
             cls = {"directional": pyrender.DirectionalLight, "point": pyrender.PointLight,
                    "spot": pyrender.SpotLight}[light.kind]
@@ -146,5 +148,27 @@ class PyrenderRenderer:
         rgb, _ = self._r.render(self._scene, flags=flags.NONE)
         seg, depth = self._r.render(self._scene, flags=flags.SEG, seg_node_map=self._seg)
         ids = color_to_id(seg)
+        self._last_ids = ids
         return Frame(rgb=np.ascontiguousarray(rgb), depth_m=np.ascontiguousarray(depth, dtype=np.float32),
                      instance_ids=np.ascontiguousarray(ids))
+
+    def amodal_masks(self, instance_ids=None) -> dict[int, np.ndarray]:
+        """Amodal masks for the camera of the last ``render``: each object
+        rendered alone (a SEG pass whose map holds only its node), so its whole
+        silhouette inside the image, as if nothing occluded it.
+
+        instance_ids: which objects (default: those visible in the last frame).
+        Returns instance_id -> (H, W) bool.
+        """
+        flags = self.pyrender.RenderFlags
+        if instance_ids is None:
+            instance_ids = [int(i) for i in np.unique(self._last_ids) if i > 0]
+        out = {}
+        for iid in instance_ids:
+            node = self._nodes.get(iid)
+            if node is None:
+                continue
+            seg, _ = self._r.render(self._scene, flags=flags.SEG,
+                                    seg_node_map={node: (255, 255, 255)})
+            out[iid] = seg[..., 0] > 0
+        return out

@@ -40,13 +40,17 @@ def image_record(image_index: int, files: dict, camera: CameraSpec, scene_index:
 
 def annotation_record(a: Annotation, image_id: int, category_id: int) -> dict:
     """The COCO ``annotations`` entry of one object, without its ``id``."""
-    return {
+    rec = {
         "image_id": image_id, "category_id": category_id,
         "bbox": [float(v) for v in a.bbox], "area": float(a.area), "iscrowd": 0,
         "segmentation": a.segmentation,
         "instance_id": int(a.instance_id), "asset_id": a.asset_id, "cam_T_obj": _mat(a.cam_T_obj),
         "px_count_visib": int(a.px_count_visib),
     }
+    if a.px_count_all is not None:
+        rec.update(bbox_amodal=[float(v) for v in a.bbox_amodal], px_count_all=int(a.px_count_all),
+                   visib_fract=round(float(a.visib_fract), 6))
+    return rec
 
 
 def header(categories: list[tuple[str, str]], licenses: list[str], *, description: str, seed: int,

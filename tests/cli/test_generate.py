@@ -262,3 +262,26 @@ def test_config_show_output_is_a_valid_config(tmp_path):
     path.write_text(res.output)
     again = run_cli("config", "show", "--config", str(path))
     assert again.exit_code == 0 and again.output == res.output
+
+
+def test_min_visible_fraction_drops_hidden_objects_and_writes_amodal_keys(tmp_path):
+    out = tmp_path / "amodal"
+    res = run_cli("generate", "--out", str(out), *SMALL, "--set", "output.min_visible_fraction=0.98")
+    assert res.exit_code == 0, res.output
+    coco = _quiet_coco(_ann(out))
+    anns = coco.dataset["annotations"]
+    assert anns
+    for a in anns:
+        assert a["visib_fract"] >= 0.98 and a["px_count_all"] >= a["px_count_visib"] == a["area"]
+        x, y, w, h = a["bbox"]
+        ax, ay, aw, ah = a["bbox_amodal"]
+        assert ax <= x and ay <= y and ax + aw >= x + w and ay + ah >= y + h
+    # the same run without the threshold annotates more (the hidden ones too)
+    base = json.loads(_ann(request_dataset(tmp_path)).read_text())["annotations"]
+    assert len(base) > len(anns)
+
+
+def request_dataset(tmp_path):
+    out = tmp_path / "plain"
+    assert run_cli("generate", "--out", str(out), *SMALL).exit_code == 0
+    return out
