@@ -360,8 +360,10 @@ def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: st
             fract = m.area / count_all
             if fract < min_visible_fraction:
                 continue
-            extra = {"px_count_all": count_all, "visib_fract": float(fract),
-                     "bbox_amodal": bbox_from_mask(full_mask) if full_mask is not None else m.bbox}
+            if full_mask is None:
+                full_mask = m.full(shape)
+            extra = {"px_count_all": count_all, "visib_fract": float(fract), "bbox_amodal": bbox_from_mask(full_mask),
+                     "segmentation_amodal": mask_to_rle(full_mask | m.full(shape))}
         bbox = (x0, y0, crop.shape[1], crop.shape[0])
         if mask_format == "rle":
             full = np.zeros(shape, dtype=bool)

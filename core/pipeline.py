@@ -60,6 +60,7 @@ class RunSummary:
     gl_renderer: str = ""
     preview: str | None = None
     packs: list = field(default_factory=list)
+    pack_paths: list = field(default_factory=list)  # what exporters reload the assets (meshes) from
 
     @property
     def frames_per_s(self) -> float:
@@ -357,6 +358,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
             local.close()
     parts = [part_path(out_dir, k) for k in range(len(shards))]
     summary = RunSummary(out_dir=str(out_dir), workers=workers, backend=backend, shards_resumed=len(done),
+                         pack_paths=list(pack_paths),
                          packs=[{"name": n, "objects": sum(a.pack == n for a in catalog.assets)}
                                 for n in catalog.packs])
     per_class: Counter = Counter()
@@ -422,6 +424,7 @@ def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
         "versions": package_versions(),
         "gl_renderer": summary.gl_renderer,
         "packs": summary.packs,
+        "pack_paths": summary.pack_paths,
         "execution": {"backend": summary.backend, "workers": summary.workers,
                       "shards_resumed": summary.shards_resumed},
         "counts": {

@@ -169,6 +169,7 @@ class Annotation:
     px_count_all: int | None = None  # amodal pixel count (in the image), when computed
     visib_fract: float | None = None  # px_count_visib / px_count_all
     bbox_amodal: tuple[int, int, int, int] | None = None  # x, y, w, h of the amodal mask
+    segmentation_amodal: dict | None = None  # COCO RLE of the amodal mask
 
 
 @dataclass(frozen=True)

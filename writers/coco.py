@@ -49,7 +49,7 @@ def annotation_record(a: Annotation, image_id: int, category_id: int) -> dict:
     }
     if a.px_count_all is not None:
         rec.update(bbox_amodal=[float(v) for v in a.bbox_amodal], px_count_all=int(a.px_count_all),
-                   visib_fract=round(float(a.visib_fract), 6))
+                   visib_fract=round(float(a.visib_fract), 6), segmentation_amodal=a.segmentation_amodal)
     return rec
 
 

@@ -273,6 +273,8 @@ def test_min_visible_fraction_drops_hidden_objects_and_writes_amodal_keys(tmp_pa
     assert anns
     for a in anns:
         assert a["visib_fract"] >= 0.98 and a["px_count_all"] >= a["px_count_visib"] == a["area"]
+        amodal = coco.annToMask({**a, "segmentation": a["segmentation_amodal"]}).astype(bool)
+        assert amodal.sum() == a["px_count_all"] and not (coco.annToMask(a).astype(bool) & ~amodal).any()
         x, y, w, h = a["bbox"]
         ax, ay, aw, ah = a["bbox_amodal"]
         assert ax <= x and ay <= y and ax + aw >= x + w and ay + ah >= y + h
