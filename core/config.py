@@ -16,10 +16,11 @@ from typing import Any, Literal, Optional
 from dropsynth.errors import ConfigError
 
 
-def _f(default, *, doc: str, lo=None, hi=None, lo_open=False, choices=None, is_range=False):
+def _f(default, *, doc: str, lo=None, hi=None, lo_open=False, choices=None, is_range=False, allow_empty=False):
     """A config field with its documentation and checks. ``is_range``: a
     [min, max] pair whose min must not exceed its max."""
-    meta = {"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "choices": choices, "is_range": is_range}
+    meta = {"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "choices": choices, "is_range": is_range,
+            "allow_empty": allow_empty}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -123,6 +124,13 @@ class OutputConfig:
     amodal: bool = _f(False, doc="render each object alone for its amodal (unoccluded) silhouette: adds "
                                  "bbox_amodal, px_count_all and visib_fract to the COCO annotations (one extra "
                                  "render pass per visible object)")
+    ground_truth: list[str] = _f([], doc="extra per-frame ground truth: class (class/ uint16 category ids), "
+                                        "normals (normals/ RGB, n = rgb / 255 * 2 - 1, camera frame), nocs "
+                                        "(nocs/ RGB object coordinates), bbox3d (8 box corners per object in "
+                                        "the COCO file)", choices=("class", "normals", "nocs", "bbox3d"),
+                                 allow_empty=True)
+    keypoints: bool = _f(False, doc="COCO keypoints: the 8 projected 3-D box corners per object, with keypoint "
+                                    "names and skeleton in the categories")
     keep_empty_images: bool = _f(True, doc="write images in which no object is annotated")
     png_compress_level: int = _f(1, doc="zlib level for PNG files (0 fast .. 9 small)", lo=0, hi=9)
     preview: bool = _f(True, doc="write preview.png at the end of generate")
@@ -229,7 +237,7 @@ def _coerce(v, typ, f, source, path):
     if origin is list:
         if not isinstance(v, (list, tuple)):
             raise ConfigError(f"{_where(source, path)}: must be a list, got {v!r}")
-        if f.metadata.get("choices") and not v:
+        if f.metadata.get("choices") and not v and not f.metadata.get("allow_empty"):
             raise ConfigError(f"{_where(source, path)}: must name at least one of {', '.join(f.metadata['choices'])}")
         return [_coerce_scalar(x, args[0], f, source, f"{path}[{i}]") for i, x in enumerate(v)]
     return _coerce_scalar(v, typ, f, source, path)

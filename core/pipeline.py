@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+
+import numpy as np
 import platform
 import shutil
 import time
@@ -32,7 +34,8 @@ log = logging.getLogger(__name__)
 
 MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwrite, --resume)
 RUN_CONFIG = "run_config.json"  # what a resumed run must match
-OUR_ENTRIES = ("rgb", "depth", "instances", "annotations", "run.json", "preview.png", RUN_CONFIG, MARKER)
+OUR_ENTRIES = ("rgb", "depth", "instances", "class", "normals", "nocs", "annotations", "run.json", "preview.png",
+               "stats", "yolo", "bop", RUN_CONFIG, MARKER)
 STAGES = ("build", "physics", "render", "annotate", "write")
 PARTS = "parts"  # annotations/parts/: one COCO part per complete shard, until the merge
 
@@ -150,7 +153,7 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
 
 def _remove_temporaries(root: Path) -> None:
     """Delete temporary files that a killed run left (".name.tmp")."""
-    for sub in ("rgb", "depth", "instances", "annotations", "annotations/parts", "."):
+    for sub in ("rgb", "depth", "instances", "class", "normals", "nocs", "annotations", "annotations/parts", "."):
         d = root / sub
         if d.is_dir():
             for p in d.iterdir():
@@ -199,6 +202,43 @@ class ShardWorker:
         self.world.close()
         self.renderer.close()
 
+    def _ground_truth(self, image_index: int, frame, settled, camera, anns, images) -> tuple[dict, dict]:
+        """Optional dense and 3-D ground truth (output.ground_truth,
+        output.keypoints): writes class/, normals/, nocs/ PNGs and returns
+        (image record keys, {instance_id: annotation record keys})."""
+        from dropsynth import groundtruth as gt
+        from dropsynth.writers.images import frame_name, save_png
+
+        want = set(self.cfg.output.ground_truth)
+        if not want and not self.cfg.output.keypoints:
+            return {}, {}
+        name, level = frame_name(image_index), self.cfg.output.png_compress_level
+        objs = {o.instance_id: o for o in settled.objects()}
+        files, keys = {}, {a.instance_id: {} for a in anns}
+        if "class" in want:
+            cls = gt.class_image(frame.instance_ids, {i: self.category_ids[o.asset.category] for i, o in objs.items()})
+            files["class_file"] = images.write_extra("class", name, cls)
+        if "normals" in want:
+            n = gt.normals_from_depth(frame.depth_m, camera.K, frame.instance_ids)
+            rgb = np.where(np.any(n != 0, axis=-1, keepdims=True), np.rint((n + 1) * 127.5), 0).astype(np.uint8)
+            files["normals_file"] = images.write_extra("normals", name, rgb)
+        if "nocs" in want:
+            cam = {a.instance_id: a.cam_T_obj for a in anns}
+            nocs = gt.nocs_image(frame.depth_m, camera.K, frame.instance_ids, cam,
+                                 {i: gt.object_bounds(objs[i]) for i in cam})
+            files["nocs_file"] = images.write_extra("nocs", name, np.rint(nocs * 255).astype(np.uint8))
+        if "bbox3d" in want or self.cfg.output.keypoints:
+            for a in anns:
+                corners = gt.box_corners_cam(a.cam_T_obj, gt.object_bounds(objs[a.instance_id]))
+                if "bbox3d" in want:
+                    keys[a.instance_id]["bbox3d_cam"] = [[round(float(x), 6) for x in c] for c in corners]
+                    keys[a.instance_id]["bbox3d_px"] = [[round(float(x), 3) for x in p]
+                                                        for p in gt.project_coco(corners, camera.K)]
+                if self.cfg.output.keypoints:
+                    kp = gt.box_keypoints(corners, camera.K, frame.depth_m)
+                    keys[a.instance_id].update(keypoints=kp, num_keypoints=sum(1 for v in kp[2::3] if v > 0))
+        return files, keys
+
     def run(self, shard: int, progress: Callable[[int], None] | None = None) -> dict:
         """Write shard ``shard``'s frames and its COCO part; returns its stats."""
         from dropsynth.annotate import annotate_frame
@@ -240,9 +280,11 @@ class ShardWorker:
                 t2 = time.perf_counter()
                 if anns or cfg.output.keep_empty_images:
                     files = images.write(image_index, frame.rgb, frame.depth_m, frame.instance_ids)
+                    extra_files, extra_keys = self._ground_truth(image_index, frame, settled, camera, anns, images)
                     img_records.append(image_record(image_index, files, camera, s, v, DEPTH_SCALE_M))
-                    ann_records += [annotation_record(a, image_index + 1, self.category_ids[a.category])
-                                    for a in anns]
+                    img_records[-1].update(extra_files)
+                    ann_records += [{**annotation_record(a, image_index + 1, self.category_ids[a.category]),
+                                     **extra_keys.get(a.instance_id, {})} for a in anns]
                     stats["frames"] += 1
                     stats["annotations"] += len(anns)
                     stats["per_class"].update(a.category for a in anns)
@@ -375,7 +417,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         per_class.update(st["per_class"])
     licenses = sorted({a.license for a in catalog.assets})
     head = header(catalog.categories, licenses, description=f"dropsynth {cfg.scene.builder} dataset",
-                  seed=cfg.seed, mask_format=cfg.output.mask_format)
+                  seed=cfg.seed, mask_format=cfg.output.mask_format, keypoints=cfg.output.keypoints)
     merge_parts(out_dir / "annotations" / "instances.json", head, parts)
     summary.per_class = {name: per_class.get(name, 0) for name, _ in catalog.categories}
     summary.stage_seconds = {k: round(v, 4) for k, v in stage.items()}

@@ -54,14 +54,22 @@ def annotation_record(a: Annotation, image_id: int, category_id: int) -> dict:
 
 
 def header(categories: list[tuple[str, str]], licenses: list[str], *, description: str, seed: int,
-           mask_format: str) -> dict:
-    """``info``, ``licenses`` and ``categories`` (ids 1..K in catalog order)."""
-    return {
+           mask_format: str, keypoints: bool = False) -> dict:
+    """``info``, ``licenses`` and ``categories`` (ids 1..K in catalog order;
+    with ``keypoints``, each category names the 8 box corners and the 12 box
+    edges as its skeleton)."""
+    head = {
         "info": {"description": description, "version": __version__, "contributor": "dropsynth", "url": "",
                  "seed": int(seed), "mask_format": mask_format},
         "licenses": [{"id": i + 1, "name": name, "url": ""} for i, name in enumerate(licenses or ["unknown"])],
         "categories": [{"id": i + 1, "name": name, "supercategory": sup} for i, (name, sup) in enumerate(categories)],
     }
+    if keypoints:
+        from dropsynth.groundtruth import BOX_EDGES, KEYPOINT_NAMES
+
+        for c in head["categories"]:
+            c.update(keypoints=list(KEYPOINT_NAMES), skeleton=[list(e) for e in BOX_EDGES])
+    return head
 
 
 def write_json_atomic(path: Path, data, **kw) -> None:

@@ -56,6 +56,12 @@ class ImageWriter:
         for d in self.SUBDIRS:
             (self.root / d).mkdir(parents=True, exist_ok=True)
 
+    def write_extra(self, sub: str, name: str, array: np.ndarray) -> str:
+        """Write one more per-frame PNG into ``sub/``; returns its relative path."""
+        (self.root / sub).mkdir(exist_ok=True)
+        save_png(self.root / sub / name, array, self.level)
+        return f"{sub}/{name}"
+
     def write(self, image_index: int, rgb: np.ndarray, depth_m: np.ndarray, instance_ids: np.ndarray) -> dict:
         """Write one frame; returns its relative file names."""
         name = frame_name(image_index)

@@ -287,3 +287,29 @@ def request_dataset(tmp_path):
     out = tmp_path / "plain"
     assert run_cli("generate", "--out", str(out), *SMALL).exit_code == 0
     return out
+
+
+def test_extra_ground_truth_files_and_keypoints(tmp_path):
+    out = tmp_path / "gt"
+    res = run_cli("generate", "--out", str(out), *SMALL, "--set", "output.ground_truth=[class, normals, nocs, bbox3d]",
+                  "--set", "output.keypoints=true")
+    assert res.exit_code == 0, res.output
+    coco = _quiet_coco(_ann(out))
+    cat_names = [c["name"] for c in coco.dataset["categories"]]
+    for c in coco.dataset["categories"]:
+        assert len(c["keypoints"]) == 8 and len(c["skeleton"]) == 12
+    for img in coco.dataset["images"]:
+        ids = _instances(out, img)
+        with Image.open(out / img["class_file"]) as im:
+            cls = np.asarray(im)
+        assert cls.dtype == np.uint16 and cls.shape == ids.shape
+        for a in coco.imgToAnns[img["id"]]:
+            assert (cls[ids == a["instance_id"]] == a["category_id"]).all()
+            assert len(a["keypoints"]) == 24 and a["num_keypoints"] == sum(v > 0 for v in a["keypoints"][2::3])
+            assert np.array(a["bbox3d_cam"]).shape == (8, 3) and np.array(a["bbox3d_px"]).shape == (8, 2)
+        for key in ("normals_file", "nocs_file"):
+            with Image.open(out / img[key]) as im:
+                assert im.mode == "RGB" and im.size == (img["width"], img["height"])
+                px = np.asarray(im)
+            assert not px[ids == 0].any() if key == "nocs_file" else px[ids > 0].any()
+    assert len(cat_names) == len(set(cat_names))
