@@ -139,8 +139,14 @@ def _print_summary(s, cfg) -> None:
              f"worker(s){resumed}  (CPU s: physics {st['physics']:.1f}, render {st['render']:.1f}, "
              f"annotate {st['annotate']:.1f}, write {st['write']:.1f}; {s.gl_renderer or 'GL'})")
     echo(f"coco:         {s.out_dir}/annotations/instances.json")
+    if s.splits:
+        echo("splits:       " + ", ".join(f"{k} {n} images" for k, n in s.splits.items()))
+    for fmt, path in s.exports.items():
+        echo(f"{fmt + ':':<14}{path}")
     if s.preview:
         echo(f"preview:      {s.preview}")
+    if "stats" not in s.exports:
+        echo(f"report:       dropsynth stats {s.out_dir}")
 
 
 @main.command()
@@ -175,6 +181,66 @@ def merge(datasets, out_dir, overwrite, preview, verbose):
         from dropsynth.writers.preview import write_preview
 
         click.echo(f"preview: {write_preview(out_dir)}")
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [default: DATASET/stats].")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def stats(dataset, out_dir, verbose):
+    """Statistics report: HTML with plots, and the numbers as JSON."""
+    from dropsynth.writers.stats import write_report
+
+    html, js = write_report(dataset, out_dir)
+    click.echo(f"report: {html}\nnumbers: {js}")
+
+
+def _parse_ratios(items) -> dict | None:
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--split {item}: expected NAME=RATIO, e.g. --split train=0.8") from None
+    return out
+
+
+@main.group()
+def export():
+    """Write a finished dataset in another format."""
+
+
+@export.command("yolo")
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--task", type=click.Choice(["detect", "segment"]), default="detect", show_default=True)
+@click.option("--split", "split_items", multiple=True, metavar="NAME=RATIO",
+              help="Split ratios by scene (repeatable) [default: train=0.8 val=0.1 test=0.1].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [default: DATASET/yolo].")
+@click.option("--overwrite", is_flag=True, help="Replace a previous YOLO export there.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def export_yolo_cmd(dataset, task, split_items, out_dir, overwrite, verbose):
+    """Ultralytics YOLO: images/<split>, labels/<split> and data.yaml."""
+    from dropsynth.writers.yolo import export_yolo
+
+    click.echo(str(export_yolo(dataset, out_dir, task=task, ratios=_parse_ratios(split_items), overwrite=overwrite)))
+
+
+@export.command("bop")
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [default: DATASET/bop].")
+@click.option("--overwrite", is_flag=True, help="Replace a previous BOP export there.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def export_bop_cmd(dataset, out_dir, overwrite, verbose):
+    """BOP: scene_camera/scene_gt/scene_gt_info, masks, models and models_info."""
+    from dropsynth.writers.bop import export_bop
+
+    click.echo(str(export_bop(dataset, out_dir, overwrite=overwrite)))
 
 
 @main.group()

@@ -131,6 +131,13 @@ class OutputConfig:
                                  allow_empty=True)
     keypoints: bool = _f(False, doc="COCO keypoints: the 8 projected 3-D box corners per object, with keypoint "
                                     "names and skeleton in the categories")
+    splits: Optional[dict[str, float]] = _f(None, doc="train/val/test ratios by scene (all views of a scene in one "
+                                                     "split), e.g. {train: 0.8, val: 0.1, test: 0.1}: writes "
+                                                     "annotations/instances_<split>.json and splits the exports",
+                                            lo=0.0, hi=1e6)
+    export: list[str] = _f([], doc="more formats written at the end: yolo (boxes), yolo-seg (polygons), bop",
+                           choices=("yolo", "yolo-seg", "bop"), allow_empty=True)
+    stats: bool = _f(False, doc="write the statistics report (stats/report.html, stats/stats.json) at the end")
     keep_empty_images: bool = _f(True, doc="write images in which no object is annotated")
     png_compress_level: int = _f(1, doc="zlib level for PNG files (0 fast .. 9 small)", lo=0, hi=9)
     preview: bool = _f(True, doc="write preview.png at the end of generate")
@@ -302,6 +309,13 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
             raise ConfigError(f"{source}: camera.{name}: must lie inside the image (<= {limit}), got {v}")
     if c.znear_m >= c.zfar_m:
         raise ConfigError(f"{source}: camera.znear_m: must be less than camera.zfar_m ({c.zfar_m})")
+    if cfg.output.splits is not None:
+        from dropsynth.writers.splits import normalize_ratios
+
+        try:
+            normalize_ratios(cfg.output.splits)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: output.splits: {e}") from None
     t = cfg.scene.table_size_m
     a = cfg.scene.spawn_area_m
     if a[0] > t[0] or a[1] > t[1]:

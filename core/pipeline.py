@@ -64,6 +64,8 @@ class RunSummary:
     preview: str | None = None
     packs: list = field(default_factory=list)
     pack_paths: list = field(default_factory=list)  # what exporters reload the assets (meshes) from
+    splits: dict = field(default_factory=dict)  # images per split, when output.splits is set
+    exports: dict = field(default_factory=dict)  # format -> where it was written
 
     @property
     def frames_per_s(self) -> float:
@@ -426,12 +428,36 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         from dropsynth.writers.preview import write_preview
 
         summary.preview = str(write_preview(out_dir, max_frames=cfg.output.preview_frames))
+    _exports(out_dir, cfg, summary)
     summary.seconds = time.perf_counter() - t_start
     write_run_json(out_dir, cfg, summary)
     # The parts are merged: drop them, so the folder holds one copy of the
     # labels and its files do not depend on how the work was split.
     shutil.rmtree(out_dir / "annotations" / PARTS, ignore_errors=True)
     return summary
+
+
+def _exports(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
+    """Split files, other formats and the statistics report, from the merged COCO file."""
+    o = cfg.output
+    if o.splits:
+        from dropsynth.writers.coco import write_split_files
+
+        summary.splits = write_split_files(out_dir, o.splits, cfg.seed)
+    for fmt in o.export:
+        if fmt.startswith("yolo"):
+            from dropsynth.writers.yolo import export_yolo
+
+            summary.exports[fmt] = str(export_yolo(out_dir, task="segment" if fmt == "yolo-seg" else "detect",
+                                                   ratios=o.splits, seed=cfg.seed, overwrite=True))
+        else:
+            from dropsynth.writers.bop import export_bop
+
+            summary.exports[fmt] = str(export_bop(out_dir, overwrite=True))
+    if o.stats:
+        from dropsynth.writers.stats import write_report
+
+        summary.exports["stats"] = str(write_report(out_dir)[0])
 
 
 def _already_complete(out_dir: Path, cfg: RunConfig, catalog) -> RunSummary:
@@ -477,6 +503,8 @@ def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
         "timings": {"seconds": round(summary.seconds, 3), "frames_this_run": summary.frames_this_run,
                     "frames_per_s": round(summary.frames_per_s, 3), "stage_seconds": summary.stage_seconds},
         "files": {"coco": "annotations/instances.json", "rgb": "rgb/", "depth": "depth/",
-                  "instances": "instances/", "preview": "preview.png" if summary.preview else None},
+                  "instances": "instances/", "preview": "preview.png" if summary.preview else None,
+                  "splits": {k: f"annotations/instances_{k}.json" for k in summary.splits},
+                  "exports": {k: os.path.relpath(v, out_dir) for k, v in summary.exports.items()}},
     }
     write_json_atomic(out_dir / "run.json", data, indent=2)

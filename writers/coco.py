@@ -119,3 +119,23 @@ def merge_parts(out_path: Path, head: dict, part_files: Iterable[Path]) -> tuple
         f.write("]}")
     os.replace(tmp, out_path)
     return n_img, n_ann
+
+
+def write_split_files(root: Path, ratios: dict, seed: int) -> dict[str, int]:
+    """``annotations/instances_<split>.json`` for each split (by scene, so the
+    views of one scene never straddle two splits), from the merged file; ids
+    stay those of the full file. Returns images per split."""
+    from dropsynth.writers.splits import assign_splits, split_of_image
+
+    root = Path(root)
+    data = read_part(root / "annotations" / "instances.json")
+    splits = assign_splits([img["scene_id"] for img in data["images"]], ratios, seed)
+    counts = {}
+    for name in ratios:
+        imgs = [img for img in data["images"] if split_of_image(img, splits) == name]
+        ids = {img["id"] for img in imgs}
+        sub = {k: data[k] for k in ("info", "licenses", "categories")}
+        sub.update(images=imgs, annotations=[a for a in data["annotations"] if a["image_id"] in ids])
+        write_json_atomic(root / "annotations" / f"instances_{name}.json", sub)
+        counts[name] = len(imgs)
+    return counts

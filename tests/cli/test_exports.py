@@ -1,0 +1,64 @@
+"""Exports at the end of generate and as commands: split COCO files, YOLO, stats."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+JOB = ["--scenes", "6", "--views-per-scene", "2", "--width", "160", "--height", "120", "--seed", "8",
+       "--no-progress", "--workers", "1"]
+
+
+def test_generate_writes_splits_exports_and_report(tmp_path):
+    out = tmp_path / "ds"
+    res = run_cli("generate", "--out", str(out), *JOB, "--set", "output.splits={train: 0.5, val: 0.25, test: 0.25}",
+                  "--set", "output.export=[yolo-seg]", "--set", "output.stats=true")
+    assert res.exit_code == 0, res.output
+    assert "splits:" in res.output and "yolo-seg:" in res.output and "stats:" in res.output
+    full = json.loads((out / "annotations" / "instances.json").read_text())
+    seen_images, seen_anns, scene_split = set(), 0, {}
+    for name in ("train", "val", "test"):
+        part = json.loads((out / "annotations" / f"instances_{name}.json").read_text())
+        assert part["categories"] == full["categories"]
+        ids = {img["id"] for img in part["images"]}
+        assert not ids & seen_images
+        seen_images |= ids
+        seen_anns += len(part["annotations"])
+        assert all(a["image_id"] in ids for a in part["annotations"])
+        for img in part["images"]:
+            assert scene_split.setdefault(img["scene_id"], name) == name, "a scene in two splits"
+    assert seen_images == {img["id"] for img in full["images"]} and seen_anns == len(full["annotations"])
+    data = yaml.safe_load((out / "yolo" / "data.yaml").read_text())
+    assert list(data["names"].values()) == [c["name"] for c in full["categories"]]
+    for name in ("train", "val", "test"):
+        n_split = sum(1 for img in full["images"] if scene_split[img["scene_id"]] == name)
+        assert len(list((out / "yolo" / "labels" / name).glob("*.txt"))) == n_split if n_split else True
+    stats = json.loads((out / "stats" / "stats.json").read_text())
+    assert stats["dataset"]["images"] == len(full["images"])
+    run = json.loads((out / "run.json").read_text())
+    assert set(run["files"]["exports"]) == {"yolo-seg", "stats"}
+
+
+def test_export_and_stats_commands(tmp_path):
+    out = tmp_path / "ds"
+    assert run_cli("generate", "--out", str(out), *JOB).exit_code == 0
+    res = run_cli("export", "yolo", str(out), "--split", "train=0.7", "--split", "val=0.3")
+    assert res.exit_code == 0, res.output
+    assert (out / "yolo" / "data.yaml").is_file()
+    res = run_cli("export", "yolo", str(out), "--split", "train=x")
+    assert res.exit_code != 0 and "--split train=x" in res.output
+    res = run_cli("stats", str(out))
+    assert res.exit_code == 0 and (out / "stats" / "report.html").is_file()
+    res = run_cli("stats", str(tmp_path / "nothing"))
+    assert res.exit_code != 0 and len(res.output.strip().splitlines()) == 1
+
+
+def test_bad_split_ratios_are_a_config_error(tmp_path):
+    res = run_cli("generate", "--out", str(tmp_path / "x"), *JOB, "--set", "output.splits={train: -1}")
+    assert res.exit_code != 0 and "output.splits" in res.output
+    assert not (tmp_path / "x").exists()

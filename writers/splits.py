@@ -1,0 +1,132 @@
+"""Train/val/test splits by scene.
+
+Every view of a scene goes to the same split (views of one scene share the
+objects, their poses and the lighting, so splitting them would leak test
+content into training). A scene's split is a pure function of
+``(seed, scene id, ratios)``: the pair (seed, scene id) is hashed into a
+uniform number in [0, 1), which is compared with the cumulative normalized
+ratios in the order they are given. A scene therefore keeps its split when
+the run has more or fewer scenes, and the same seed always gives the same
+assignment; the price is that the split sizes follow the ratios only on
+average (a run with few scenes may leave a split empty).
+
+Merged datasets (``dropsynth merge``) tag each image with ``source``; their
+scene key is ``(source, scene_id)`` so that scene 0 of two sources are two
+scenes.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import numbers
+from typing import Hashable, Iterable, Mapping
+
+from dropsynth.errors import ConfigError, DropsynthError
+
+__all__ = ["DEFAULT_RATIOS", "normalize_ratios", "scene_uniform", "assign_splits", "scene_key", "split_of_image"]
+
+DEFAULT_RATIOS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
+
+SceneKey = Hashable  # int scene_id, or (source, scene_id) for merged datasets
+
+
+def normalize_ratios(ratios: Mapping[str, float]) -> dict[str, float]:
+    """Check split ratios and scale them to sum 1, keeping their order.
+
+    Names must be non-empty strings usable as a folder name; values finite
+    numbers >= 0 with a positive sum. Raises ConfigError otherwise.
+    """
+    if not isinstance(ratios, Mapping) or not ratios:
+        raise ConfigError(f"split ratios: expected a non-empty mapping of split name -> ratio, got {ratios!r}")
+    clean: dict[str, float] = {}
+    for name, value in ratios.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"split ratios: split names must be non-empty strings, got {name!r}")
+        if name != name.strip() or "/" in name or "\\" in name or name.startswith("."):
+            raise ConfigError(f"split ratios: split name {name!r} is not usable as a folder name "
+                              f"(no slashes, no leading dot or surrounding spaces)")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ConfigError(f"split ratios: {name}: expected a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"split ratios: {name}: must be a finite number >= 0, got {value!r}")
+        clean[name] = value
+    total = sum(clean.values())
+    if not total > 0:
+        raise ConfigError(f"split ratios: they sum to {total:g}; at least one split needs a ratio above 0")
+    return {name: v / total for name, v in clean.items()}
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ConfigError(f"split seed: expected an integer, got {seed!r}")
+    return int(seed)
+
+
+def _key_text(scene: SceneKey) -> str:
+    if isinstance(scene, bool):
+        raise ConfigError(f"scene id: expected an integer (or a tuple of integers), got {scene!r}")
+    if isinstance(scene, numbers.Integral):
+        return str(int(scene))
+    if isinstance(scene, tuple) and scene and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in scene):
+        return "/".join(str(int(v)) for v in scene)
+    raise ConfigError(f"scene id: expected an integer (or a tuple of integers), got {scene!r}")
+
+
+def scene_uniform(seed: int, scene: SceneKey) -> float:
+    """A uniform number in [0, 1) from (seed, scene id) alone (SHA-256 based,
+    so it is the same on every machine, Python version and process)."""
+    text = f"dropsynth-split:{_check_seed(seed)}:{_key_text(scene)}".encode("ascii")
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "big") / 2.0 ** 64
+
+
+def assign_splits(scene_ids: Iterable[SceneKey], ratios: Mapping[str, float], seed: int) -> dict:
+    """Split of every scene: ``{scene id: split name}``.
+
+    Parameters
+    ----------
+    scene_ids : scene ids (ints; or tuples of ints such as ``(source,
+        scene_id)`` for merged datasets). Duplicates are fine.
+    ratios : ``{split name: ratio}``; normalized here, compared in the given
+        order. A split with ratio 0 never receives a scene.
+    seed : integer; with the same seed and ratios a scene always gets the
+        same split, however many other scenes there are.
+    """
+    norm = normalize_ratios(ratios)
+    seed = _check_seed(seed)
+    names = list(norm)
+    bounds = []
+    acc = 0.0
+    for name in names:
+        acc += norm[name]
+        bounds.append(acc)
+    # Rounding can leave the last bound a hair below 1: anything beyond goes
+    # to the last split with a positive ratio.
+    fallback = [n for n in names if norm[n] > 0][-1]
+    out = {}
+    for scene in scene_ids:
+        if scene in out:
+            continue
+        u = scene_uniform(seed, scene)
+        out[scene] = next((n for n, b in zip(names, bounds) if u < b and norm[n] > 0), fallback)
+    return out
+
+
+def scene_key(image: Mapping) -> SceneKey:
+    """The scene an image (a COCO ``images`` entry) belongs to: its
+    ``scene_id``, or ``(source, scene_id)`` in a merged dataset."""
+    if "scene_id" not in image:
+        raise DropsynthError(f"image {image.get('id', '?')} ({image.get('file_name', '?')}): no scene_id; "
+                             f"splits are made by scene, so the COCO file must come from dropsynth")
+    sid = int(image["scene_id"])
+    return (int(image["source"]), sid) if "source" in image else sid
+
+
+def split_of_image(image: Mapping, splits: Mapping) -> str:
+    """Split name of a COCO image entry, given ``assign_splits``' result."""
+    key = scene_key(image)
+    try:
+        return splits[key]
+    except KeyError:
+        raise DropsynthError(f"image {image.get('id', '?')}: scene {key!r} has no split assigned") from None

@@ -1,0 +1,294 @@
+"""Ultralytics YOLO export of a finished dataset, split by scene.
+
+Layout written (default ``DIR/yolo/``)::
+
+    images/<split>/NNNNNN.png   hard links to DIR/rgb/ (copies where linking fails)
+    labels/<split>/NNNNNN.txt   one line per object, an empty file for an image without objects
+    data.yaml                   path (absolute), one key per non-empty split, names {0: ..., 1: ...}
+    .dropsynth-yolo             JSON: source dataset, task, ratios, seed, counts (marks the folder as ours)
+
+Label lines (all coordinates normalized to 0..1 by the image size):
+
+- ``detect``: ``class cx cy w h``;
+- ``segment``: ``class x1 y1 x2 y2 ...``, one polygon per object: the largest
+  part of a multi-part polygon; RLE masks are traced into polygons first.
+
+``class`` is the category's index in id order (``category_id - 1`` for a
+dropsynth COCO file, whose ids are 1..K). Crowd annotations (``iscrowd``: 1)
+and empty boxes are left out, as Ultralytics' own COCO converter does.
+
+The export is built in a hidden sibling folder and renamed into place at the
+end, so a folder at ``out_dir`` is always complete.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from dropsynth.errors import ConfigError, DropsynthError
+from dropsynth.writers.splits import DEFAULT_RATIOS, assign_splits, normalize_ratios, scene_key
+
+__all__ = ["export_yolo", "yolo_box", "yolo_polygon", "largest_polygon", "MARKER"]
+
+log = logging.getLogger(__name__)
+
+MARKER = ".dropsynth-yolo"
+TASKS = ("detect", "segment")
+
+
+# --- label geometry -------------------------------------------------------------
+
+
+def yolo_box(bbox, width: int, height: int) -> list[float] | None:
+    """COCO ``[x, y, w, h]`` (pixels) -> normalized ``[cx, cy, w, h]``, clipped
+    to the image; None for an empty box."""
+    x, y, w, h = (float(v) for v in bbox)
+    x0, y0 = max(x, 0.0), max(y, 0.0)
+    x1, y1 = min(x + w, float(width)), min(y + h, float(height))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return [(x0 + x1) / 2 / width, (y0 + y1) / 2 / height, (x1 - x0) / width, (y1 - y0) / height]
+
+
+def _poly_area(flat) -> float:
+    p = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
+    x, y = p[:, 0], p[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)))
+
+
+def largest_polygon(segmentation, width: int, height: int) -> list[float] | None:
+    """The largest polygon part (flat ``[x1, y1, ...]``, pixel-corner
+    coordinates) of a COCO segmentation: polygons, or RLE (compressed or
+    not), which is decoded and traced. None when there is no polygon."""
+    if isinstance(segmentation, dict):
+        from dropsynth.annotate import bbox_from_mask, mask_to_polygons, rle_to_mask
+
+        rle = segmentation
+        if isinstance(rle.get("counts"), list):  # uncompressed RLE
+            from pycocotools import mask as mask_util
+
+            rle = mask_util.frPyObjects(rle, *rle["size"])
+        mask = rle_to_mask(rle)
+        if mask.shape != (height, width):
+            raise DropsynthError(f"RLE of size {list(mask.shape)} in an image of {height}x{width}")
+        box = bbox_from_mask(mask)
+        if box is None:
+            return None
+        bx, by, bw, bh = box
+        parts = mask_to_polygons(mask[by:by + bh, bx:bx + bw], offset=(bx, by))
+    elif isinstance(segmentation, list):
+        parts = segmentation
+    else:
+        return None
+    parts = [p for p in parts if len(p) >= 6 and len(p) % 2 == 0]
+    if not parts:
+        return None
+    return [float(v) for v in max(parts, key=_poly_area)]
+
+
+def yolo_polygon(flat, width: int, height: int) -> list[float]:
+    """Pixel polygon -> normalized ``[x1, y1, ...]`` clipped to 0..1."""
+    p = np.asarray(flat, dtype=np.float64).reshape(-1, 2) / np.array([width, height], dtype=np.float64)
+    return np.clip(p, 0.0, 1.0).ravel().tolist()
+
+
+def _fmt(values) -> str:
+    return " ".join(f"{v:.6f}" for v in values)
+
+
+# --- export -----------------------------------------------------------------------
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DropsynthError(f"{path}: not found; is {path.parent.parent} a finished dropsynth dataset?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DropsynthError(f"{path}: not valid JSON ({e})") from None
+    except OSError as e:
+        raise DropsynthError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def _dataset_seed(dataset_dir: Path, coco: dict) -> int:
+    run = dataset_dir / "run.json"
+    if run.is_file():
+        try:
+            seed = json.loads(run.read_text()).get("seed")
+        except (OSError, ValueError):
+            seed = None
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            return seed
+    seed = (coco.get("info") or {}).get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    return 0  # merged datasets have no single seed
+
+
+def _check_out_dir(out: Path, overwrite: bool) -> bool:
+    """True when ``out`` exists and holds something to be replaced."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return False
+    if not overwrite:
+        raise ConfigError(f"{out}: folder is not empty; pass overwrite=True to replace a previous YOLO export "
+                          f"or choose another folder")
+    if not (out / MARKER).is_file():
+        raise ConfigError(f"{out}: not empty and not a dropsynth YOLO export (no {MARKER}); "
+                          f"refusing to delete it, choose another folder")
+    return True
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        try:
+            shutil.copy2(src, dst)
+        except OSError as e:
+            raise DropsynthError(f"{dst}: cannot link or copy {src} ({e.strerror or e})") from None
+
+
+def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task: str = "detect",
+                ratios: dict[str, float] | None = None, seed: int | None = None,
+                overwrite: bool = False) -> Path:
+    """Export a finished dataset as an Ultralytics YOLO dataset.
+
+    Parameters
+    ----------
+    dataset_dir : a finished dropsynth dataset (``annotations/instances.json``).
+    out_dir : where to write; default ``dataset_dir/yolo``. Must be empty or
+        absent; with ``overwrite`` a previous YOLO export there is replaced
+        (any other folder is refused).
+    task : ``"detect"`` (boxes) or ``"segment"`` (polygons).
+    ratios : ``{split: ratio}``, default ``{"train": 0.8, "val": 0.1, "test": 0.1}``;
+        whole scenes go to one split (see ``dropsynth.writers.splits``).
+    seed : split seed; default the dataset's seed (``run.json``, else COCO
+        ``info.seed``, else 0).
+
+    Returns
+    -------
+    The absolute path of the export folder (holding ``data.yaml``).
+    """
+    import yaml
+
+    if task not in TASKS:
+        raise ConfigError(f"yolo export: task must be one of {', '.join(TASKS)}, got {task!r}")
+    norm = normalize_ratios(DEFAULT_RATIOS if ratios is None else ratios)
+    dataset_dir = Path(dataset_dir).resolve()
+    coco_path = dataset_dir / "annotations" / "instances.json"
+    coco = _load_json(coco_path)
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(coco.get(key), list):
+            raise DropsynthError(f"{coco_path}: no '{key}' list; not a COCO instances file")
+    if seed is None:
+        seed = _dataset_seed(dataset_dir, coco)
+    out = (dataset_dir / "yolo" if out_dir is None else Path(out_dir)).resolve()
+    if out == dataset_dir or out in dataset_dir.parents:
+        raise ConfigError(f"{out}: the export folder must not be the dataset folder or contain it")
+    replace = _check_out_dir(out, overwrite)
+
+    try:
+        cats = sorted(coco["categories"], key=lambda c: int(c["id"]))
+        class_of = {int(c["id"]): i for i, c in enumerate(cats)}
+        names = {i: str(c["name"]) for i, c in enumerate(cats)}
+        anns = defaultdict(list)
+        for a in coco["annotations"]:
+            anns[int(a["image_id"])].append(a)
+        images = coco["images"]
+        keys = [scene_key(img) for img in images]
+    except (KeyError, TypeError, ValueError) as e:
+        raise DropsynthError(f"{coco_path}: malformed COCO entry ({type(e).__name__}: {e})") from None
+    except DropsynthError as e:
+        raise DropsynthError(f"{coco_path}: {e}") from None
+    splits = assign_splits(keys, norm, seed)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    counts = {name: {"images": 0, "labels": 0, "objects": 0} for name in norm}
+    seen: dict[str, str] = {}
+    try:
+        for img, key in zip(images, keys):
+            split = splits[key]
+            try:
+                file_name, width, height = img["file_name"], int(img["width"]), int(img["height"])
+                img_id = int(img["id"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise DropsynthError(f"{coco_path}: image {img.get('id', '?')}: malformed entry ({e})") from None
+            src = dataset_dir / file_name
+            if not src.is_file():
+                raise DropsynthError(f"{src}: image file not found (file_name of image {img_id} in {coco_path})")
+            name = Path(file_name).name
+            if name in seen:
+                raise DropsynthError(f"{coco_path}: images {seen[name]} and {file_name} share the file name "
+                                     f"{name}; YOLO needs unique names")
+            seen[name] = file_name
+            img_dir = tmp / "images" / split
+            lbl_dir = tmp / "labels" / split
+            if counts[split]["images"] == 0:
+                img_dir.mkdir(parents=True, exist_ok=True)
+                lbl_dir.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(src, img_dir / name)
+            lines = []
+            for a in anns.get(img_id, ()):
+                if a.get("iscrowd", 0):
+                    continue
+                try:
+                    cls = class_of[int(a["category_id"])]
+                    box = yolo_box(a["bbox"], width, height)
+                    if box is None:
+                        continue
+                    if task == "detect":
+                        lines.append(f"{cls} {_fmt(box)}")
+                    else:
+                        poly = largest_polygon(a.get("segmentation"), width, height)
+                        if poly is not None:
+                            lines.append(f"{cls} {_fmt(yolo_polygon(poly, width, height))}")
+                except (KeyError, TypeError, ValueError, DropsynthError) as e:
+                    raise DropsynthError(f"{coco_path}: annotation {a.get('id', '?')}: "
+                                         f"{e if isinstance(e, DropsynthError) else repr(e)}") from None
+            (lbl_dir / (Path(name).stem + ".txt")).write_text("".join(line + "\n" for line in lines))
+            c = counts[split]
+            c["images"] += 1
+            c["labels"] += 1
+            c["objects"] += len(lines)
+        present = [s for s in norm if counts[s]["images"] > 0]
+        data = {"path": str(out)}
+        data.update({s: f"images/{s}" for s in present})
+        data["names"] = names
+        with open(tmp / "data.yaml", "w") as f:
+            yaml.safe_dump(data, f, sort_keys=False, allow_unicode=True)
+        (tmp / MARKER).write_text(json.dumps({
+            "tool": "dropsynth", "source": str(dataset_dir), "task": task, "ratios": norm, "seed": int(seed),
+            "counts": counts}, indent=2) + "\n")
+        # Swap the finished folder into place.
+        if replace:
+            trash = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, trash)
+            os.replace(tmp, out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            if out.is_dir():
+                out.rmdir()  # empty, checked above
+            os.replace(tmp, out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DropsynthError(f"{out}: YOLO export failed ({e.strerror or e}: {e.filename or ''})") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    missing = [s for s in ("train", "val") if s not in present]
+    if missing:
+        log.warning("%s: no images in split(s) %s (%d scenes; splits are drawn per scene, so few scenes can leave a "
+                    "split empty); Ultralytics needs both train and val", out / "data.yaml", ", ".join(missing),
+                    len(set(keys)))
+    return out
