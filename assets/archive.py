@@ -117,9 +117,15 @@ def open_pack(path: str | Path) -> Path:
         try:
             extract(path, tmp)
             (tmp / ".complete").write_text("")
-            if dest.exists():
-                shutil.rmtree(dest)
-            os.replace(tmp, dest)
+            if dest.exists() and not (dest / ".complete").exists():
+                shutil.rmtree(dest, ignore_errors=True)  # a half-extracted leftover
+            try:
+                os.replace(tmp, dest)
+            except OSError:
+                # Another process (another worker on this node) finished first:
+                # its complete copy is the same content; never delete it.
+                if not (dest / ".complete").exists():
+                    raise
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

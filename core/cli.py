@@ -33,6 +33,11 @@ def _clean_errors(fn):
             if verbose:
                 raise
             raise click.ClickException(str(e)) from None
+        except OSError as e:  # a file that vanished, a full disk, a folder we may not write
+            if verbose:
+                raise
+            where = f": {e.filename}" if getattr(e, "filename", None) else ""
+            raise click.ClickException(f"{e.strerror or e}{where}") from None
         except KeyboardInterrupt:
             click.echo("\ninterrupted", err=True)
             sys.exit(130)

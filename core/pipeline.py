@@ -244,7 +244,8 @@ class ShardWorker:
     def run(self, shard: int, progress: Callable[[int], None] | None = None) -> dict:
         """Write shard ``shard``'s frames and its COCO part; returns its stats."""
         from dropsynth.annotate import annotate_frame
-        from dropsynth.writers.coco import annotation_record, image_record, part_path, write_json_atomic
+        from dropsynth.writers.coco import (annotation_record, fsync_paths, image_record, part_path,
+                                            write_json_atomic)
         from dropsynth.writers.images import DEPTH_SCALE_M, ImageWriter
 
         cfg, out = self.cfg, Path(self.job.out_dir)
@@ -253,7 +254,7 @@ class ShardWorker:
         stage = dict.fromkeys(STAGES, 0.0)
         stats = {"frames": 0, "annotations": 0, "per_class": Counter(), "empty_images": 0, "removed_objects": 0,
                  "unplaced_objects": 0, "scenes_not_at_rest": 0}
-        img_records, ann_records = [], []
+        img_records, ann_records, written = [], [], []
         for s in range(first, stop):
             t0 = time.perf_counter()
             spec = self.build(cfg, self.catalog, cfg.seed, s)
@@ -283,6 +284,7 @@ class ShardWorker:
                 if anns or cfg.output.keep_empty_images:
                     files = images.write(image_index, frame.rgb, frame.depth_m, frame.instance_ids)
                     extra_files, extra_keys = self._ground_truth(image_index, frame, settled, camera, anns, images)
+                    written += [out / f for f in list(files.values()) + list(extra_files.values())]
                     img_records.append(image_record(image_index, files, camera, s, v, DEPTH_SCALE_M))
                     img_records[-1].update(extra_files)
                     ann_records += [{**annotation_record(a, image_index + 1, self.category_ids[a.category]),
@@ -302,8 +304,10 @@ class ShardWorker:
         stats["stage_seconds"] = stage
         stats["frames_attempted"] = (stop - first) * cfg.views_per_scene
         t0 = time.perf_counter()
+        # The part says "this shard is complete": its frames must be on disk first.
+        fsync_paths(written)
         write_json_atomic(part_path(out, shard), {"shard": shard, "scenes": [first, stop], "stats": stats,
-                                                  "images": img_records, "annotations": ann_records})
+                                                  "images": img_records, "annotations": ann_records}, durable=True)
         stage["write"] += time.perf_counter() - t0
         stats["gl_renderer"] = self.renderer.gl_renderer
         return stats
@@ -346,7 +350,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
     from dropsynth.assets.catalog import discover_packs, load_catalog
     from dropsynth.render.gl import APT_HINT, missing_libraries
     from dropsynth.scenes import builders
-    from dropsynth.writers.coco import header, merge_parts, part_path, read_part
+    from dropsynth.writers.coco import header, merge_parts, part_is_complete, part_path, read_part
 
     t_start = time.perf_counter()
     out_dir = Path(out_dir).resolve()
@@ -375,7 +379,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
     try:
         resumed = prepare_output(out_dir, overwrite, resume, _fingerprint(cfg, catalog))
         shards = job.shards()
-        done = [k for k in range(len(shards)) if resumed and part_path(out_dir, k).is_file()]
+        done = [k for k in range(len(shards)) if resumed and part_is_complete(part_path(out_dir, k))]
         todo = [k for k in range(len(shards)) if k not in set(done)]
         if progress is not None and done:
             progress(sum(read_part(part_path(out_dir, k))["stats"]["frames_attempted"] for k in done))
@@ -430,10 +434,11 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         summary.preview = str(write_preview(out_dir, max_frames=cfg.output.preview_frames))
     _exports(out_dir, cfg, summary)
     summary.seconds = time.perf_counter() - t_start
-    write_run_json(out_dir, cfg, summary)
-    # The parts are merged: drop them, so the folder holds one copy of the
-    # labels and its files do not depend on how the work was split.
+    # The parts are merged: drop them (before run.json marks the run complete),
+    # so the folder holds one copy of the labels and does not depend on how
+    # the work was split.
     shutil.rmtree(out_dir / "annotations" / PARTS, ignore_errors=True)
+    write_run_json(out_dir, cfg, summary)
     return summary
 
 
@@ -463,6 +468,7 @@ def _exports(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
 def _already_complete(out_dir: Path, cfg: RunConfig, catalog) -> RunSummary:
     """--resume of a finished run: check it is the same run, change nothing."""
     prepare_output(out_dir, False, True, _fingerprint(cfg, catalog))
+    shutil.rmtree(out_dir / "annotations" / PARTS, ignore_errors=True)
     run = json.loads((out_dir / "run.json").read_text())
     c = run["counts"]
     preview = out_dir / "preview.png"

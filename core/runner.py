@@ -63,30 +63,45 @@ def run_pool(job, shards: list[int], workers: int, progress: Callable[[int], Non
     """Run ``shards`` in ``workers`` spawned processes; returns the GL renderer name.
 
     Each worker uses one llvmpipe thread (LP_NUM_THREADS=1, unless set): with
-    one process per core, llvmpipe's own threads would only compete.
+    one process per core, llvmpipe's own threads would only compete. A worker
+    that dies (killed, out of memory, crashed in native code) stops the run
+    with an error instead of leaving its shard waiting forever.
     """
     import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     stop = threading.Event()
     drainer = threading.Thread(target=_drain, args=(q, progress, stop), daemon=True)
     drainer.start()
-    pool = ctx.Pool(processes=min(workers, len(shards)), initializer=_init_worker,
-                    initargs=(job, q, "1" if workers > 1 else None), maxtasksperchild=None)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(shards)), mp_context=ctx, initializer=_init_worker,
+                               initargs=(job, q, "1" if workers > 1 else None))
     gl = ""
+
+    def kill_workers():
+        for p in list(getattr(pool, "_processes", {}).values()):
+            if p.is_alive():
+                p.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
     try:
-        for stats in pool.imap_unordered(_run_shard, shards, chunksize=1):
-            gl = stats.get("gl_renderer", gl)
-        pool.close()
-        pool.join()
+        pending = {pool.submit(_run_shard, k) for k in shards}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                gl = fut.result().get("gl_renderer", gl)
+        pool.shutdown(wait=True)
     except KeyboardInterrupt:
-        pool.terminate()
-        pool.join()
+        kill_workers()
         raise on_interrupt() from None
+    except BrokenProcessPool:
+        kill_workers()
+        raise DropsynthError("a worker process died (killed, out of memory, or crashed); complete shards are "
+                             "kept: run the same command with --resume to finish") from None
     except BaseException:
-        pool.terminate()
-        pool.join()
+        kill_workers()
         raise
     finally:
         stop.set()
@@ -137,11 +152,16 @@ def run_ray(job, shards: list[int], workers: int, address: str | None,
         for a in actors:
             ray.kill(a)
         return gl
-    except ray.exceptions.RayTaskError as e:
-        cause = e.as_instanceof_cause() if hasattr(e, "as_instanceof_cause") else e
-        if isinstance(cause, DropsynthError):
-            raise DropsynthError(str(cause).split("\n")[-1]) from None
-        raise
+    except KeyboardInterrupt:
+        raise DropsynthError("interrupted: complete shards are kept; run the same command with --resume to "
+                             "finish") from None
+    except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as e:
+        # A worker's own error (e.g. a broken mesh, no GL) travels as its cause.
+        cause = getattr(e, "cause", None) or (e.as_instanceof_cause() if hasattr(e, "as_instanceof_cause") else e)
+        text = str(cause).strip().splitlines()
+        last = next((ln for ln in reversed(text) if ln.strip()), type(e).__name__)
+        raise DropsynthError(f"--backend ray: a worker failed: {last.strip()}; complete shards are kept: run the "
+                             f"same command with --resume to finish") from None
     finally:
         if started_here:
             ray.shutdown()

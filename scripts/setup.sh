@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_gl=()
-libs=$(ldconfig -p 2>/dev/null || true)
+# /sbin is not on an ordinary user's PATH on Debian.
+libs=$( (command -v ldconfig >/dev/null && ldconfig -p || /sbin/ldconfig -p) 2>/dev/null || true)
 for pair in "libEGL.so.1:libegl1" "libGL.so.1:libgl1" "libXrender.so.1:libxrender1"; do
   lib=${pair%%:*}; pkg=${pair##*:}
   case "$libs" in *"$lib "*) ;; *) need_gl+=("$pkg") ;; esac
@@ -23,7 +24,18 @@ if [ ${#need_gl[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
+# Debian's python3 has no venv/ensurepip until python3-venv is installed.
+if ! "$PY" -c "import ensurepip, venv" >/dev/null 2>&1; then
+  ver=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+  echo "setup: installing python${ver}-venv"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "python${ver}-venv" \
+    >/dev/null || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+fi
+# A venv left broken by an earlier failed attempt (python but no pip) is made again.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+  rm -rf .venv
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip "setuptools>=70.1" wheel

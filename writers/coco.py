@@ -72,13 +72,48 @@ def header(categories: list[tuple[str, str]], licenses: list[str], *, descriptio
     return head
 
 
-def write_json_atomic(path: Path, data, **kw) -> None:
+def fsync_paths(paths) -> None:
+    """Flush files (and then their folders) to disk, so that a power cut
+    after a rename cannot leave an empty file under a complete name."""
+    dirs = set()
+    for p in paths:
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        dirs.add(os.path.dirname(os.path.abspath(p)))
+    for d in sorted(dirs):
+        _fsync_dir(d)
+
+
+def _fsync_dir(d) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on folders
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, data, durable: bool = False, **kw) -> None:
+    """Write JSON under a temporary name and rename it; ``durable`` also
+    fsyncs it before the rename (and the folder after)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as f:
         json.dump(data, f, separators=(",", ":"), **kw)
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def part_path(root: Path, shard: int) -> Path:
@@ -88,6 +123,16 @@ def part_path(root: Path, shard: int) -> Path:
 def read_part(path: Path) -> dict:
     with open(path) as f:
         return json.load(f)
+
+
+def part_is_complete(path: Path) -> bool:
+    """A part counts only if it reads back whole (a power cut can leave an
+    empty file under the final name on some filesystems)."""
+    try:
+        data = read_part(path)
+        return isinstance(data, dict) and "stats" in data and "images" in data
+    except (OSError, ValueError):
+        return False
 
 
 def merge_parts(out_path: Path, head: dict, part_files: Iterable[Path]) -> tuple[int, int]:

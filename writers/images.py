@@ -31,9 +31,12 @@ def save_png(path: Path, array: np.ndarray, compress_level: int) -> None:
     from PIL import Image
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    # The pid keeps two writers of the same frame (a resumed run next to an
+    # orphaned worker of the killed one) from renaming each other's file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     img = Image.fromarray(np.ascontiguousarray(array))
-    img.save(tmp, format="PNG", compress_level=compress_level)
+    with open(tmp, "wb") as f:
+        img.save(f, format="PNG", compress_level=compress_level)
     os.replace(tmp, path)
 
 
