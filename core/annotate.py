@@ -353,17 +353,17 @@ def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: st
             continue
         extra = {}
         if amodal is not None:
-            full_mask = amodal.get(obj.instance_id)
-            count_all = int(full_mask.sum()) if full_mask is not None else 0
-            # The object alone covers at least what is visible of it in the scene.
-            count_all = max(count_all, m.area)
+            # The object alone covers what is visible of it in the scene; the
+            # union guards against a stray pixel so that all four keys agree.
+            full_mask = m.full(shape)
+            if obj.instance_id in amodal:
+                full_mask |= amodal[obj.instance_id]
+            count_all = int(full_mask.sum())
             fract = m.area / count_all
             if fract < min_visible_fraction:
                 continue
-            if full_mask is None:
-                full_mask = m.full(shape)
             extra = {"px_count_all": count_all, "visib_fract": float(fract), "bbox_amodal": bbox_from_mask(full_mask),
-                     "segmentation_amodal": mask_to_rle(full_mask | m.full(shape))}
+                     "segmentation_amodal": mask_to_rle(full_mask)}
         bbox = (x0, y0, crop.shape[1], crop.shape[0])
         if mask_format == "rle":
             full = np.zeros(shape, dtype=bool)

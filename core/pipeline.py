@@ -432,13 +432,18 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         from dropsynth.writers.preview import write_preview
 
         summary.preview = str(write_preview(out_dir, max_frames=cfg.output.preview_frames))
-    _exports(out_dir, cfg, summary)
     summary.seconds = time.perf_counter() - t_start
     # The parts are merged: drop them (before run.json marks the run complete),
     # so the folder holds one copy of the labels and does not depend on how
     # the work was split.
     shutil.rmtree(out_dir / "annotations" / PARTS, ignore_errors=True)
     write_run_json(out_dir, cfg, summary)
+    if cfg.output.splits or cfg.output.export or cfg.output.stats:
+        # Exports read the finished dataset (run.json included); the dataset is
+        # complete without them, and `dropsynth export` can redo one.
+        _exports(out_dir, cfg, summary)
+        summary.seconds = time.perf_counter() - t_start
+        write_run_json(out_dir, cfg, summary)
     return summary
 
 

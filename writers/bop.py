@@ -192,6 +192,7 @@ class _Model:
     primitive: object | None = None  # dropsynth.types.Primitive
     first_seen: tuple = ()  # (scene_id, instance_id) of the first instance
     instances: list = field(default_factory=list)
+    hull: np.ndarray | None = None  # convex hull vertices (m), for the projection check
 
 
 def _clean_mesh(mesh):
@@ -368,9 +369,9 @@ class _Models:
         if obj is None or obj.asset.key != key or obj.primitive is None:
             found = "no such object" if obj is None else f"it is {obj.asset.key!r}"
             raise DropsynthError(f"{self.run_path}: rebuilding scene {scene_id} does not give the annotated objects "
-                                 f"(instance {iid} is {key!r} in the COCO file, {found} now): run.json does not describe "
-                                 f"the run that made the dataset (another dropsynth version, other packs, or an "
-                                 f"edited file), so primitive sizes cannot be recovered")
+                                 f"(instance {iid} is {key!r} in the COCO file, {found} now): run.json does not "
+                                 f"describe the run that made the dataset (another dropsynth version, other packs, "
+                                 f"or an edited file), so primitive sizes cannot be recovered")
         pkey = (key, obj.primitive.kind, tuple(float(s) for s in obj.primitive.size_m))
         m = self.prims.get(pkey)
         if m is None:
@@ -394,13 +395,12 @@ def _check_projection(model: _Model, cam_T_obj: np.ndarray, K: np.ndarray, size:
     """The model in its pose must bound the object's pixels: every pixel centre
     inside the projected vertices' box (visible and amodal), and the amodal
     box no more than a few pixels inside it."""
-    verts = getattr(model, "_hull", None)
-    if verts is None:
+    if model.hull is None:
         try:
-            verts = np.asarray(model.mesh.convex_hull.vertices, dtype=np.float64)
-        except Exception:
-            verts = np.asarray(model.mesh.vertices, dtype=np.float64)
-        model._hull = verts
+            model.hull = np.asarray(model.mesh.convex_hull.vertices, dtype=np.float64)
+        except Exception:  # degenerate (flat) meshes: every vertex
+            model.hull = np.asarray(model.mesh.vertices, dtype=np.float64)
+    verts = model.hull
     p = verts @ cam_T_obj[:3, :3].T + cam_T_obj[:3, 3]
     if np.any(p[:, 2] <= 1e-6):
         return  # reaches behind the camera: its projection is not a box
@@ -437,7 +437,8 @@ def _prepare_out(out: Path, src: Path, overwrite: bool) -> None:
         raise DropsynthError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
-            raise DropsynthError(f"{out}: folder is not empty; pass overwrite=True to replace a previous BOP export")
+            raise DropsynthError(f"{out}: folder is not empty; pass overwrite=True (--overwrite) to replace a "
+                                 f"previous BOP export")
         if not (out / MARKER).exists():
             raise DropsynthError(f"{out}: not empty and not a dropsynth BOP export (no {MARKER}); refusing to "
                                  f"delete it, choose another folder")
@@ -512,6 +513,8 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
             raise DropsynthError(f"{coco_path}: two images are scene {k[0]} view {k[1]}")
         keyed[k] = img
 
+    from dropsynth.annotate import rle_to_mask
+
     models = _Models(run, run_path)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
@@ -560,8 +563,6 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
                 _save_mask(sdir / "mask_visib" / f"{name}_{gt_id:06d}.png", visib)
                 info = {"bbox_visib": _bop_bbox(visib), "px_count_visib": n_visib}
                 if amodal:
-                    from dropsynth.annotate import rle_to_mask
-
                     try:
                         full = rle_to_mask(a["segmentation_amodal"])
                     except Exception as e:

@@ -62,3 +62,16 @@ def test_bad_split_ratios_are_a_config_error(tmp_path):
     res = run_cli("generate", "--out", str(tmp_path / "x"), *JOB, "--set", "output.splits={train: -1}")
     assert res.exit_code != 0 and "output.splits" in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_generate_with_bop_export(tmp_path):
+    out = tmp_path / "bopds"
+    res = run_cli("generate", "--out", str(out), *JOB, "--set", "output.export=[bop, yolo]",
+                  "--set", "output.amodal=true")
+    assert res.exit_code == 0, res.output
+    scenes = sorted(p.name for p in (out / "bop" / "train_pbr").iterdir())
+    assert scenes == [f"{i:06d}" for i in range(6)]
+    gt = json.loads((out / "bop" / "train_pbr" / "000000" / "scene_gt.json").read_text())
+    assert set(gt) == {"0", "1"} and all("obj_id" in g for g in gt["0"])
+    assert (out / "bop" / "models" / "models_info.json").is_file()
+    assert json.loads((out / "run.json").read_text())["files"]["exports"]["bop"] == "bop"
