@@ -136,7 +136,7 @@ class OutputConfig:
                                                      "annotations/instances_<split>.json and splits the exports",
                                             lo=0.0, hi=1e6)
     export: list[str] = _f([], doc="more formats written at the end: yolo (boxes), yolo-seg (polygons), bop",
-                           choices=("yolo", "yolo-seg", "bop"), allow_empty=True)
+                           choices=("yolo", "yolo-seg", "bop"), allow_empty=True)  # = writers.EXPORTERS
     stats: bool = _f(False, doc="write the statistics report (stats/report.html, stats/stats.json) at the end")
     keep_empty_images: bool = _f(True, doc="write images in which no object is annotated")
     png_compress_level: int = _f(1, doc="zlib level for PNG files (0 fast .. 9 small)", lo=0, hi=9)

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwrite, --resume)
 RUN_CONFIG = "run_config.json"  # what a resumed run must match
 OUR_ENTRIES = ("rgb", "depth", "instances", "class", "normals", "nocs", "annotations", "run.json", "preview.png",
-               "stats", "yolo", "bop", RUN_CONFIG, MARKER)
+               "stats", "yolo", "yolo-seg", "bop", RUN_CONFIG, MARKER)
 STAGES = ("build", "physics", "render", "annotate", "write")
 PARTS = "parts"  # annotations/parts/: one COCO part per complete shard, until the merge
 
@@ -454,16 +454,10 @@ def _exports(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
         from dropsynth.writers.coco import write_split_files
 
         summary.splits = write_split_files(out_dir, o.splits, cfg.seed)
+    from dropsynth.writers import run_exporter
+
     for fmt in o.export:
-        if fmt.startswith("yolo"):
-            from dropsynth.writers.yolo import export_yolo
-
-            summary.exports[fmt] = str(export_yolo(out_dir, task="segment" if fmt == "yolo-seg" else "detect",
-                                                   ratios=o.splits, seed=cfg.seed, overwrite=True))
-        else:
-            from dropsynth.writers.bop import export_bop
-
-            summary.exports[fmt] = str(export_bop(out_dir, overwrite=True))
+        summary.exports[fmt] = str(run_exporter(fmt, out_dir, ratios=o.splits, seed=cfg.seed))
     if o.stats:
         from dropsynth.writers.stats import write_report
 

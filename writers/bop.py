@@ -629,3 +629,9 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def export_registered(dataset_dir, *, ratios=None, seed=None) -> Path:
+    """Registry entry ``bop``: into DATASET/bop (BOP has no train/val splits of
+    its own; ``ratios`` and ``seed`` are not used)."""
+    return export_bop(dataset_dir, overwrite=True)

@@ -292,3 +292,15 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
                     "split empty); Ultralytics needs both train and val", out / "data.yaml", ", ".join(missing),
                     len(set(keys)))
     return out
+
+
+def export_detect(dataset_dir, *, ratios=None, seed=None) -> Path:
+    """Registry entry ``yolo``: boxes, into DATASET/yolo."""
+    return export_yolo(dataset_dir, task="detect", ratios=ratios, seed=seed, overwrite=True)
+
+
+def export_segment(dataset_dir, *, ratios=None, seed=None) -> Path:
+    """Registry entry ``yolo-seg``: polygons, into DATASET/yolo-seg (so that
+    both YOLO flavours can be written in one pass)."""
+    return export_yolo(dataset_dir, Path(dataset_dir) / "yolo-seg", task="segment", ratios=ratios, seed=seed,
+                       overwrite=True)

@@ -33,11 +33,11 @@ def test_generate_writes_splits_exports_and_report(tmp_path):
         for img in part["images"]:
             assert scene_split.setdefault(img["scene_id"], name) == name, "a scene in two splits"
     assert seen_images == {img["id"] for img in full["images"]} and seen_anns == len(full["annotations"])
-    data = yaml.safe_load((out / "yolo" / "data.yaml").read_text())
+    data = yaml.safe_load((out / "yolo-seg" / "data.yaml").read_text())
     assert list(data["names"].values()) == [c["name"] for c in full["categories"]]
     for name in ("train", "val", "test"):
         n_split = sum(1 for img in full["images"] if scene_split[img["scene_id"]] == name)
-        assert len(list((out / "yolo" / "labels" / name).glob("*.txt"))) == n_split if n_split else True
+        assert len(list((out / "yolo-seg" / "labels" / name).glob("*.txt"))) == n_split if n_split else True
     stats = json.loads((out / "stats" / "stats.json").read_text())
     assert stats["dataset"]["images"] == len(full["images"])
     run = json.loads((out / "run.json").read_text())

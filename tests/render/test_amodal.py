@@ -52,3 +52,30 @@ def test_amodal_mask_and_visible_fraction_match_ray_casting(occluded):
     # a threshold above the rear sphere's fraction drops it, and only it
     kept = annotate_frame(frame.instance_ids, scene, cam, amodal=amodal, min_visible_fraction=expected + 0.05)
     assert [a.instance_id for a in kept] == [1]
+
+
+def test_visible_fraction_behind_a_box_placed_by_the_test(renderer, catalog):
+    """A sphere partly hidden by a box between it and the camera: visib_fract
+    is the ray-cast fraction of the sphere's pixels that the box leaves free."""
+    from dropsynth.types import ObjectSpec, Primitive
+    from test_render import ray_box
+
+    box_asset = next(a for a in catalog.assets if a.primitive_kind == "box")
+    sphere = sphere_objects(catalog, {2: SPHERES[2]})[0]
+    centre, size = np.array([0.05, -0.3, 0.2]), (0.06, 0.02, 0.08)  # axis-aligned, in the air
+    t = np.eye(4)
+    t[:3, 3] = centre
+    box = ObjectSpec(5, box_asset, t, Primitive("box", size), (0.9, 0.9, 0.2, 1.0))
+    scene = make_scene([sphere, box])
+    renderer.set_scene(scene)
+    cam = camera(CAM)
+    frame = renderer.render(cam)
+    amodal = renderer.amodal_masks()
+    c, d = pixel_rays(K, CAM, W, H)
+    ball = np.isfinite(ray_sphere(c, d, SPHERES[2][0], SPHERES[2][1]))
+    half = np.array(size) / 2
+    blocker = np.isfinite(ray_box(c, d, centre - half, centre + half))
+    expected = (ball & ~blocker).sum() / ball.sum()
+    assert 0.2 < expected < 0.9
+    ann = {a.instance_id: a for a in annotate_frame(frame.instance_ids, scene, cam, amodal=amodal)}[2]
+    assert ann.visib_fract == pytest.approx(expected, abs=0.03)
