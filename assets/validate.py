@@ -17,7 +17,7 @@ from dropsynth.assets.archive import check_members, extract, is_archive, pack_ro
 from dropsynth.assets.catalog import Problem, read_pack, user_pack_dir
 from dropsynth.errors import AssetError
 
-from dropsynth.assets.mesh import MAX_SIZE_M, MIN_SIZE_M, size_problem
+from dropsynth.assets.mesh import size_problem
 
 
 def _check_meshes(manifest: Path, assets, index: dict) -> list[Problem]:

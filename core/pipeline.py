@@ -209,12 +209,12 @@ class ShardWorker:
         output.keypoints): writes class/, normals/, nocs/ PNGs and returns
         (image record keys, {instance_id: annotation record keys})."""
         from dropsynth import groundtruth as gt
-        from dropsynth.writers.images import frame_name, save_png
+        from dropsynth.writers.images import frame_name
 
         want = set(self.cfg.output.ground_truth)
         if not want and not self.cfg.output.keypoints:
             return {}, {}
-        name, level = frame_name(image_index), self.cfg.output.png_compress_level
+        name = frame_name(image_index)
         objs = {o.instance_id: o for o in settled.objects()}
         files, keys = {}, {a.instance_id: {} for a in anns}
         if "class" in want:

@@ -97,6 +97,7 @@ from pathlib import Path
 import numpy as np
 
 from dropsynth.errors import DropsynthError
+from dropsynth.writers.files import check_replaceable, link_or_copy
 
 MARKER = ".dropsynth_bop"
 MM = 1000.0
@@ -135,14 +136,6 @@ def _save_mask(path: Path, mask: np.ndarray) -> None:
 
     Image.fromarray(mask.astype(np.uint8) * 255, mode="L").save(path, format="PNG", compress_level=1)
 
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    if not src.is_file():
-        raise DropsynthError(f"{src}: not found")
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def _bop_bbox(mask: np.ndarray) -> list[int]:
@@ -433,15 +426,7 @@ def _check_projection(model: _Model, cam_T_obj: np.ndarray, K: np.ndarray, size:
 def _prepare_out(out: Path, src: Path, overwrite: bool) -> None:
     if out.resolve() == src.resolve() or src.resolve().is_relative_to(out.resolve()):
         raise DropsynthError(f"{out}: the BOP output must not be the dataset folder or contain it")
-    if out.exists() and not out.is_dir():
-        raise DropsynthError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise DropsynthError(f"{out}: folder is not empty; pass overwrite=True (--overwrite) to replace a "
-                                 f"previous BOP export")
-        if not (out / MARKER).exists():
-            raise DropsynthError(f"{out}: not empty and not a dropsynth BOP export (no {MARKER}); refusing to "
-                                 f"delete it, choose another folder")
+    check_replaceable(out, overwrite, MARKER, "BOP")
     # temporaries left by a killed export
     if out.parent.is_dir():
         for p in out.parent.glob(f".{out.name}.tmp-*"):
@@ -536,8 +521,8 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
                     (sdir / sub).mkdir(parents=True, exist_ok=True)
                 per_scene[scene_id] = {"camera": {}, "gt": {}, "info": {}}
             name = f"{im_id:06d}"
-            _link_or_copy(src / img["file_name"], sdir / "rgb" / f"{name}.png")
-            _link_or_copy(src / img["depth_file"], sdir / "depth" / f"{name}.png")
+            link_or_copy(src / img["file_name"], sdir / "rgb" / f"{name}.png")
+            link_or_copy(src / img["depth_file"], sdir / "depth" / f"{name}.png")
             depth_scale_mm = float(img["depth_scale"]) * MM
             R_c2w, t_c2w = wTc[:3, :3], wTc[:3, 3]
             per_scene[scene_id]["camera"][im_id] = {

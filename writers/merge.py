@@ -4,21 +4,12 @@ names that stay unique (``<source index>_<original name>``)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 from dropsynth.errors import ConfigError, DropsynthError
+from dropsynth.writers.files import link_or_copy
 
 FILE_KEYS = ("file_name", "depth_file", "instances_file")
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bool = False) -> dict:
@@ -75,7 +66,7 @@ def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bo
                 if key in img:
                     rel = Path(img[key])
                     target = rel.parent / f"{i:02d}_{rel.name}"
-                    _link_or_copy(src / rel, out / target)
+                    link_or_copy(src / rel, out / target)
                     new[key] = target.as_posix()
             img_map[img["id"]] = new["id"]
             images.append(new)

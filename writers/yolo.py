@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from dropsynth.errors import ConfigError, DropsynthError
+from dropsynth.writers.files import check_replaceable, link_or_copy
 from dropsynth.writers.splits import DEFAULT_RATIOS, assign_splits, normalize_ratios, scene_key
 
 __all__ = ["export_yolo", "yolo_box", "yolo_polygon", "largest_polygon", "MARKER"]
@@ -133,27 +134,7 @@ def _dataset_seed(dataset_dir: Path, coco: dict) -> int:
 
 def _check_out_dir(out: Path, overwrite: bool) -> bool:
     """True when ``out`` exists and holds something to be replaced."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a folder")
-    if not out.is_dir() or not any(out.iterdir()):
-        return False
-    if not overwrite:
-        raise ConfigError(f"{out}: folder is not empty; pass overwrite=True to replace a previous YOLO export "
-                          f"or choose another folder")
-    if not (out / MARKER).is_file():
-        raise ConfigError(f"{out}: not empty and not a dropsynth YOLO export (no {MARKER}); "
-                          f"refusing to delete it, choose another folder")
-    return True
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        try:
-            shutil.copy2(src, dst)
-        except OSError as e:
-            raise DropsynthError(f"{dst}: cannot link or copy {src} ({e.strerror or e})") from None
+    return check_replaceable(out, overwrite, MARKER, "YOLO")
 
 
 def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task: str = "detect",
@@ -237,7 +218,7 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
             if counts[split]["images"] == 0:
                 img_dir.mkdir(parents=True, exist_ok=True)
                 lbl_dir.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(src, img_dir / name)
+            link_or_copy(src, img_dir / name)
             lines = []
             for a in anns.get(img_id, ()):
                 if a.get("iscrowd", 0):
