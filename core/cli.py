@@ -329,5 +329,15 @@ def assets_add(archive, force, verbose):
     click.echo(f"installed {dest.name} into {dest}")
 
 
+@config.command("schema")
+def config_schema():
+    """Print the JSON Schema of the run config (types, ranges, defaults, docs)."""
+    import json
+
+    from dropsynth import config as config_mod
+
+    click.echo(json.dumps(config_mod.json_schema(), indent=2))
+
+
 if __name__ == "__main__":
     main()

@@ -404,3 +404,60 @@ def describe() -> list[tuple[str, str, Any]]:
 
     walk(RunConfig, "")
     return rows
+
+
+def json_schema() -> dict:
+    """JSON Schema (draft 2020-12) of the run config: every key with its
+    type, range, choices, default and description; unknown keys are invalid."""
+
+    def scalar(typ, f) -> dict:
+        meta = f.metadata
+        if typ is bool:
+            return {"type": "boolean"}
+        if typ in (int, float):
+            out: dict = {"type": "integer" if typ is int else "number"}
+            if meta.get("lo") is not None:
+                out["exclusiveMinimum" if meta.get("lo_open") else "minimum"] = meta["lo"]
+            if meta.get("hi") is not None:
+                out["maximum"] = meta["hi"]
+            return out
+        out = {"type": "string"}
+        if meta.get("choices"):
+            out["enum"] = list(meta["choices"])
+        return out
+
+    def field_schema(typ, f) -> dict:
+        origin, args = typing.get_origin(typ), typing.get_args(typ)
+        if origin is typing.Union:
+            inner = [a for a in args if a is not type(None)][0]
+            return {"anyOf": [field_schema(inner, f), {"type": "null"}]}
+        if origin is Literal:
+            return {"type": "string", "enum": list(args)}
+        if origin is tuple:
+            items = [scalar(a, f) for a in args]
+            return {"type": "array", "prefixItems": items, "minItems": len(items), "maxItems": len(items)}
+        if origin is list:
+            return {"type": "array", "items": scalar(args[0], f)}
+        if origin is dict:
+            return {"type": "object", "additionalProperties": scalar(args[1], f)}
+        return scalar(typ, f)
+
+    def obj(cls) -> dict:
+        hints = typing.get_type_hints(cls)
+        props = {}
+        for f in dataclasses.fields(cls):
+            typ = hints[f.name]
+            if dataclasses.is_dataclass(typ):
+                props[f.name] = obj(typ)
+                continue
+            s = field_schema(typ, f)
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            s["default"] = _to_plain(default)
+            if f.metadata.get("doc"):
+                s["description"] = f.metadata["doc"]
+            props[f.name] = s
+        return {"type": "object", "properties": props, "additionalProperties": False}
+
+    schema = obj(RunConfig)
+    schema.update({"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "dropsynth run config"})
+    return schema

@@ -317,3 +317,39 @@ def test_parse_set_scalar_then_nested_is_a_config_error():
 def test_empty_light_kinds_is_a_config_error(write):
     msg = load_error(write("lights:\n  kinds: []\n"))
     assert "lights.kinds" in msg
+
+
+def test_json_schema_accepts_every_valid_config_and_rejects_bad_ones():
+    jsonschema = pytest.importorskip("jsonschema")
+    from dropsynth.config import json_schema, load
+
+    schema = json_schema()
+    v = jsonschema.Draft202012Validator(schema)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert not list(v.iter_errors(load(None).to_dict()))
+    custom = load(None, {"scene": {"num_objects": [2, 3], "category_weights": {"mug": 2.0}},
+                         "output": {"splits": {"train": 0.9, "val": 0.1}, "ground_truth": ["nocs"]}}).to_dict()
+    assert not list(v.iter_errors(custom))
+    for bad in ({"camera": {"fovy": 3}}, {"scenes": 0}, {"output": {"mask_format": "png"}},
+                {"camera": {"distance_m": [1.0]}}, {"lights": {"kinds": ["laser"]}}):
+        assert list(v.iter_errors(bad)), bad
+    # every key documented
+    def walk(s):
+        for name, sub in s["properties"].items():
+            if sub.get("type") == "object" and "properties" in sub:
+                walk(sub)
+            else:
+                assert sub.get("description"), name
+    walk(schema)
+
+
+def test_config_schema_command():
+    import json
+
+    from click.testing import CliRunner
+
+    from dropsynth.cli import main
+
+    res = CliRunner().invoke(main, ["config", "schema"])
+    assert res.exit_code == 0
+    assert json.loads(res.output)["properties"]["camera"]["properties"]["width"]["default"] == 640
