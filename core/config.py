@@ -147,6 +147,25 @@ class OutputConfig:
 
 
 @dataclass
+class SensorConfig:
+    gaussian_noise: float = _f(0.0, doc="RGB read noise, standard deviation in 0..1 intensity units (0: off)",
+                               lo=0.0, hi=0.5)
+    shot_noise: float = _f(0.0, doc="RGB shot noise: variance = this x intensity (0: off)", lo=0.0, hi=0.1)
+    blur_px: float = _f(0.0, doc="RGB Gaussian blur, radius drawn from [0, this] pixels (0: off)", lo=0.0,
+                        hi=20.0)
+    color_jitter: float = _f(0.0, doc="RGB brightness, contrast and saturation each scaled by 1 +- up to this "
+                                      "(0: off)", lo=0.0, hi=0.9)
+    jpeg_quality: Optional[tuple[int, int]] = _f(None, doc="RGB JPEG artefacts: quality drawn from [min, max] "
+                                                           "(null: off)", lo=1, hi=100, is_range=True)
+    depth_noise: float = _f(0.0, doc="depth_noisy/: axial noise as a multiple of Nguyen et al. 2012's Kinect model "
+                                     "0.0012 + 0.0019 (z - 0.4)^2 m (0: off)", lo=0.0, hi=50.0)
+    depth_edge_dropout: float = _f(0.0, doc="depth_noisy/: probability of losing a pixel at a depth "
+                                            "discontinuity (0: off)", lo=0.0, hi=1.0)
+    depth_holes: float = _f(0.0, doc="depth_noisy/: mean number of random holes per frame (0: off)", lo=0.0,
+                            hi=1000.0)
+
+
+@dataclass
 class RunConfig:
     seed: int = _f(0, doc="master seed; every random draw derives from it", lo=0, hi=2**63 - 1)
     scenes: int = _f(8, doc="settled scenes to generate", lo=1, lo_open=False, hi=10**9)
@@ -157,6 +176,7 @@ class RunConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     lights: LightConfig = field(default_factory=LightConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    sensor: SensorConfig = field(default_factory=SensorConfig)
 
     def to_dict(self) -> dict:
         """Plain-JSON/YAML view of the whole config (tuples become lists)."""

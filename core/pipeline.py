@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwrite, --resume)
 RUN_CONFIG = "run_config.json"  # what a resumed run must match
-OUR_ENTRIES = ("rgb", "depth", "instances", "class", "normals", "nocs", "annotations", "run.json", "preview.png",
+OUR_ENTRIES = ("rgb", "depth", "depth_noisy", "instances", "class", "normals", "nocs", "annotations", "run.json", "preview.png",
                "stats", "yolo", "yolo-seg", "bop", RUN_CONFIG, MARKER)
 STAGES = ("build", "physics", "render", "annotate", "write")
 PARTS = "parts"  # annotations/parts/: one COCO part per complete shard, until the merge
@@ -155,7 +155,8 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
 
 def _remove_temporaries(root: Path) -> None:
     """Delete temporary files that a killed run left (".name.tmp")."""
-    for sub in ("rgb", "depth", "instances", "class", "normals", "nocs", "annotations", "annotations/parts", "."):
+    for sub in ("rgb", "depth", "depth_noisy", "instances", "class", "normals", "nocs", "annotations",
+                "annotations/parts", "."):
         d = root / sub
         if d.is_dir():
             for p in d.iterdir():
@@ -203,6 +204,24 @@ class ShardWorker:
     def close(self) -> None:
         self.world.close()
         self.renderer.close()
+
+    def _sensor(self, seed: int, scene: int, view: int, image_index: int, frame, images) -> tuple[np.ndarray, dict]:
+        """Sensor effects (config ``sensor``), seeded per view: the RGB to
+        write, and depth_noisy/ beside the clean depth when asked for."""
+        from dropsynth import seeding, sensor
+        from dropsynth.writers.images import depth_to_png_units, frame_name
+
+        do_rgb, do_depth = sensor.enabled(self.cfg.sensor)
+        if not (do_rgb or do_depth):
+            return frame.rgb, {}
+        rgb_rng, depth_rng = seeding.view_rng(seed, scene, view, "noise").spawn(2)
+        rgb = sensor.rgb_effects(frame.rgb, self.cfg.sensor, rgb_rng) if do_rgb else frame.rgb
+        files = {}
+        if do_depth:
+            noisy = sensor.depth_effects(frame.depth_m, self.cfg.sensor, depth_rng)
+            files["depth_noisy_file"] = images.write_extra("depth_noisy", frame_name(image_index),
+                                                           depth_to_png_units(noisy))
+        return rgb, files
 
     def _ground_truth(self, image_index: int, frame, settled, camera, anns, images) -> tuple[dict, dict]:
         """Optional dense and 3-D ground truth (output.ground_truth,
@@ -282,8 +301,10 @@ class ShardWorker:
                                       min_visible_fraction=cfg.output.min_visible_fraction)
                 t2 = time.perf_counter()
                 if anns or cfg.output.keep_empty_images:
-                    files = images.write(image_index, frame.rgb, frame.depth_m, frame.instance_ids)
+                    rgb, sensor_files = self._sensor(cfg.seed, s, v, image_index, frame, images)
+                    files = images.write(image_index, rgb, frame.depth_m, frame.instance_ids)
                     extra_files, extra_keys = self._ground_truth(image_index, frame, settled, camera, anns, images)
+                    extra_files.update(sensor_files)
                     written += [out / f for f in list(files.values()) + list(extra_files.values())]
                     img_records.append(image_record(image_index, files, camera, s, v, DEPTH_SCALE_M))
                     img_records[-1].update(extra_files)

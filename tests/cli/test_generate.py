@@ -313,3 +313,22 @@ def test_extra_ground_truth_files_and_keypoints(tmp_path):
                 px = np.asarray(im)
             assert not px[ids == 0].any() if key == "nocs_file" else px[ids > 0].any()
     assert len(cat_names) == len(set(cat_names))
+
+
+def test_sensor_effects_leave_the_ground_truth_untouched(poly_dataset, tmp_path):
+    out = tmp_path / "noisy"
+    res = run_cli("generate", "--out", str(out), *SMALL, "--set", "sensor.gaussian_noise=0.02",
+                  "--set", "sensor.jpeg_quality=[40, 70]", "--set", "sensor.depth_noise=2",
+                  "--set", "sensor.depth_holes=3")
+    assert res.exit_code == 0, res.output
+    clean, noisy = tree_hashes(poly_dataset), tree_hashes(out)
+    for key, digest in clean.items():
+        if key.startswith(("depth/", "instances/")):
+            assert noisy[key] == digest, key
+        if key.startswith("rgb/"):
+            assert noisy[key] != digest, key
+    a = json.loads(_ann(poly_dataset).read_text())
+    b = json.loads(_ann(out).read_text())
+    assert a["annotations"] == b["annotations"]
+    assert all(img["depth_noisy_file"].startswith("depth_noisy/") for img in b["images"])
+    assert any(k.startswith("depth_noisy/") for k in noisy)
