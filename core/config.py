@@ -89,6 +89,17 @@ class CameraConfig:
                                           lo=-720.0, hi=720.0)
     look_at_jitter_m: float = _f(0.05, doc="look-at point drawn uniformly within this radius of the table centre",
                                  lo=0.0, hi=10.0)
+    roll_deg: tuple[float, float] = _f((0.0, 0.0), doc="[min, max] roll about the optical axis (deg)", lo=-180.0,
+                                       hi=180.0, is_range=True)
+    focal_jitter: float = _f(0.0, doc="fx and fy each scaled by 1 +- up to this fraction, per view", lo=0.0, hi=0.5)
+    principal_jitter_px: float = _f(0.0, doc="cx and cy each shifted by up to this many pixels, per view", lo=0.0,
+                                    hi=1000.0)
+    fixed_K: Optional[list[float]] = _f(None, doc="fixed-camera mode (a calibrated real camera): 3x3 intrinsics, "
+                                                  "row-major, OpenCV convention; with fixed_world_T_cam",
+                                        lo=-1e6, hi=1e6)
+    fixed_world_T_cam: Optional[list[float]] = _f(None, doc="fixed-camera mode: 4x4 camera pose in the world "
+                                                            "(table top z = 0), row-major, OpenCV axes",
+                                                  lo=-1e6, hi=1e6)
     znear_m: float = _f(0.05, doc="near clipping distance (m)", lo=0.001, hi=10.0)
     zfar_m: float = _f(6.0, doc="far clipping distance (m); depth beyond 6.5535 m cannot be stored", lo=0.01,
                        hi=6.5535)
@@ -327,6 +338,24 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
         limit = c.width if name == "cx" else c.height
         if v is not None and v > limit:
             raise ConfigError(f"{source}: camera.{name}: must lie inside the image (<= {limit}), got {v}")
+    if (c.fixed_K is None) != (c.fixed_world_T_cam is None):
+        raise ConfigError(f"{source}: camera.fixed_K: fixed_K and fixed_world_T_cam must be given together")
+    if c.fixed_K is not None:
+        import numpy as np
+
+        if len(c.fixed_K) != 9:
+            raise ConfigError(f"{source}: camera.fixed_K: needs 9 numbers (3x3 row-major), got {len(c.fixed_K)}")
+        if len(c.fixed_world_T_cam) != 16:
+            raise ConfigError(f"{source}: camera.fixed_world_T_cam: needs 16 numbers (4x4 row-major), got "
+                              f"{len(c.fixed_world_T_cam)}")
+        K = np.array(c.fixed_K).reshape(3, 3)
+        if K[0, 0] <= 0 or K[1, 1] <= 0 or np.any(K[2] != [0, 0, 1]):
+            raise ConfigError(f"{source}: camera.fixed_K: must be [fx, 0, cx, 0, fy, cy, 0, 0, 1] with fx, fy > 0")
+        T = np.array(c.fixed_world_T_cam).reshape(4, 4)
+        R = T[:3, :3]
+        if not np.allclose(R @ R.T, np.eye(3), atol=1e-4) or np.linalg.det(R) < 0.99 or np.any(T[3] != [0, 0, 0, 1]):
+            raise ConfigError(f"{source}: camera.fixed_world_T_cam: the rotation part is not a rotation, or the "
+                              f"last row is not [0, 0, 0, 1]")
     if c.znear_m >= c.zfar_m:
         raise ConfigError(f"{source}: camera.znear_m: must be less than camera.zfar_m ({c.zfar_m})")
     if cfg.output.splits is not None:

@@ -76,13 +76,32 @@ def _shell_point(rng, distance, elevation_deg, azimuth_deg):
 
 
 def sample_camera(cfg: CameraConfig, rng: np.random.Generator, center=(0.0, 0.0, 0.0)) -> CameraSpec:
-    """A camera on a shell around ``center`` looking at a jittered point."""
+    """A camera on a shell around ``center`` looking at a jittered point,
+    rolled about its optical axis, with jittered intrinsics; or the fixed
+    calibrated camera when ``cfg.fixed_K`` is set."""
+    if cfg.fixed_K is not None:
+        return CameraSpec(K=np.array(cfg.fixed_K, dtype=np.float64).reshape(3, 3), width=cfg.width,
+                          height=cfg.height, world_T_cam=np.array(cfg.fixed_world_T_cam, dtype=np.float64).reshape(4, 4),
+                          znear_m=cfg.znear_m, zfar_m=cfg.zfar_m)
     jitter = rng.normal(size=3)
     jitter *= cfg.look_at_jitter_m * rng.random() ** (1 / 3) / max(np.linalg.norm(jitter), 1e-12)
     target = np.asarray(center, dtype=np.float64) + jitter
     eye = target + _shell_point(rng, cfg.distance_m, cfg.elevation_deg, cfg.azimuth_deg)
-    return CameraSpec(K=intrinsics(cfg), width=cfg.width, height=cfg.height,
-                      world_T_cam=look_at_opencv(eye, target), znear_m=cfg.znear_m, zfar_m=cfg.zfar_m)
+    world_T_cam = look_at_opencv(eye, target)
+    K = intrinsics(cfg)
+    # Later draws only when asked for, so that default runs keep their frames.
+    if cfg.roll_deg != (0.0, 0.0):
+        a = math.radians(rng.uniform(*cfg.roll_deg))
+        roll = np.array([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]])
+        world_T_cam[:3, :3] = world_T_cam[:3, :3] @ roll
+    if cfg.focal_jitter > 0:
+        K[0, 0] *= 1.0 + rng.uniform(-cfg.focal_jitter, cfg.focal_jitter)
+        K[1, 1] *= 1.0 + rng.uniform(-cfg.focal_jitter, cfg.focal_jitter)
+    if cfg.principal_jitter_px > 0:
+        K[0, 2] += rng.uniform(-cfg.principal_jitter_px, cfg.principal_jitter_px)
+        K[1, 2] += rng.uniform(-cfg.principal_jitter_px, cfg.principal_jitter_px)
+    return CameraSpec(K=K, width=cfg.width, height=cfg.height, world_T_cam=world_T_cam, znear_m=cfg.znear_m,
+                      zfar_m=cfg.zfar_m)
 
 
 def kelvin_to_rgb(kelvin: float) -> tuple[float, float, float]:
