@@ -224,7 +224,8 @@ def export():
 @click.option("--task", type=click.Choice(["detect", "segment"]), default="detect", show_default=True)
 @click.option("--split", "split_items", multiple=True, metavar="NAME=RATIO",
               help="Split ratios by scene (repeatable) [default: train=0.8 val=0.1 test=0.1].")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [default: DATASET/yolo].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Folder [default: DATASET/yolo, or DATASET/yolo-seg with --task segment].")
 @click.option("--overwrite", is_flag=True, help="Replace a previous YOLO export there.")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
 @_clean_errors
@@ -232,6 +233,8 @@ def export_yolo_cmd(dataset, task, split_items, out_dir, overwrite, verbose):
     """Ultralytics YOLO: images/<split>, labels/<split> and data.yaml."""
     from dropsynth.writers.yolo import export_yolo
 
+    if out_dir is None:  # the same folders as output.export's yolo and yolo-seg
+        out_dir = os.path.join(dataset, "yolo-seg" if task == "segment" else "yolo")
     click.echo(str(export_yolo(dataset, out_dir, task=task, ratios=_parse_ratios(split_items), overwrite=overwrite)))
 
 

@@ -100,7 +100,7 @@ def nocs_image(depth_m: np.ndarray, K: np.ndarray, instance_ids: np.ndarray, cam
     """(H, W, 3) float32 normalized object coordinates (NOCS, Wang et al.
     2019): each object pixel's position in its object's frame, centred on its
     bounding box and scaled so the box diagonal is 1, plus 0.5: inside the
-    unit cube. Background is 0."""
+    unit cube (up to the depth's precision; not clipped). Background is 0."""
     p = backproject(depth_m, K)
     out = np.zeros(p.shape, dtype=np.float32)
     for iid, T in cam_T_obj.items():
@@ -112,7 +112,7 @@ def nocs_image(depth_m: np.ndarray, K: np.ndarray, instance_ids: np.ndarray, cam
         q = p[m] @ obj_T_cam[:3, :3].T + obj_T_cam[:3, 3]
         centre = 0.5 * (lo + hi)
         scale = float(np.linalg.norm(hi - lo))
-        out[m] = np.clip((q - centre) / scale + 0.5, 0.0, 1.0)
+        out[m] = (q - centre) / scale + 0.5
     return out
 
 
@@ -133,18 +133,21 @@ def project_coco(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 def box_keypoints(corners_cam: np.ndarray, K: np.ndarray, depth_m: np.ndarray,
                   tolerance_m: float = 0.005) -> list[float]:
-    """COCO keypoints [x1, y1, v1, ...] of the 8 projected corners:
-    v = 2 inside the image and not hidden (the depth there is not in front of
-    the corner by more than ``tolerance_m``), 1 inside but hidden, 0 (with
-    x = y = 0) outside the image or behind the camera."""
+    """COCO keypoints [x1, y1, v1, ...] of the 8 projected corners, in the
+    keypoint convention of COCO's own files (pixel indices: the centre of
+    pixel (r, c) is (c, r); detectron2 adds 0.5 when it reads them), i.e. the
+    OpenCV projection: v = 2 inside the image and not hidden (the depth there
+    is not in front of the corner by more than ``tolerance_m``), 1 inside but
+    hidden, 0 (with x = y = 0) outside the image or behind the camera."""
     h, w = depth_m.shape
-    px = project_coco(corners_cam, K)
+    px = project_coco(corners_cam, K) - 0.5
     out: list[float] = []
     for (x, y), c in zip(px, corners_cam):
-        if c[2] <= 0 or not (0 <= x < w and 0 <= y < h):
+        col, row = int(round(x)), int(round(y))
+        if c[2] <= 0 or not (0 <= col < w and 0 <= row < h):
             out += [0.0, 0.0, 0]
             continue
-        d = float(depth_m[int(y), int(x)])
+        d = float(depth_m[row, col])
         v = 2 if d == 0 or d >= c[2] - tolerance_m else 1
         out += [round(float(x), 3), round(float(y), 3), v]
     return out

@@ -66,6 +66,7 @@ class RunSummary:
     pack_paths: list = field(default_factory=list)  # what exporters reload the assets (meshes) from
     splits: dict = field(default_factory=dict)  # images per split, when output.splits is set
     exports: dict = field(default_factory=dict)  # format -> where it was written
+    exports_pending: bool = False  # run.json written, exports not yet
 
     @property
     def frames_per_s(self) -> float:
@@ -247,7 +248,7 @@ class ShardWorker:
             cam = {a.instance_id: a.cam_T_obj for a in anns}
             nocs = gt.nocs_image(frame.depth_m, camera.K, frame.instance_ids, cam,
                                  {i: gt.object_bounds(objs[i]) for i in cam})
-            files["nocs_file"] = images.write_extra("nocs", name, np.rint(nocs * 255).astype(np.uint8))
+            files["nocs_file"] = images.write_extra("nocs", name, np.rint(np.clip(nocs, 0, 1) * 255).astype(np.uint8))
         if "bbox3d" in want or self.cfg.output.keypoints:
             for a in anns:
                 corners = gt.box_corners_cam(a.cam_T_obj, gt.object_bounds(objs[a.instance_id]))
@@ -458,13 +459,15 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
     # so the folder holds one copy of the labels and does not depend on how
     # the work was split.
     shutil.rmtree(out_dir / "annotations" / PARTS, ignore_errors=True)
-    write_run_json(out_dir, cfg, summary)
     if cfg.output.splits or cfg.output.export or cfg.output.stats:
-        # Exports read the finished dataset (run.json included); the dataset is
-        # complete without them, and `dropsynth export` can redo one.
-        _exports(out_dir, cfg, summary)
-        summary.seconds = time.perf_counter() - t_start
+        # Exports read the finished dataset (run.json included). Until they are
+        # done run.json says so, and --resume finishes them.
+        summary.exports_pending = True
         write_run_json(out_dir, cfg, summary)
+        _exports(out_dir, cfg, summary)
+        summary.exports_pending = False
+        summary.seconds = time.perf_counter() - t_start
+    write_run_json(out_dir, cfg, summary)
     return summary
 
 
@@ -492,11 +495,22 @@ def _already_complete(out_dir: Path, cfg: RunConfig, catalog) -> RunSummary:
     run = json.loads((out_dir / "run.json").read_text())
     c = run["counts"]
     preview = out_dir / "preview.png"
-    return RunSummary(out_dir=str(out_dir), frames=c["frames"], annotations=c["annotations"],
-                      per_class=c["per_class"], empty_images=c["empty_images"], removed_objects=c["removed_objects"],
-                      unplaced_objects=c["unplaced_objects"], scenes_not_at_rest=c["scenes_not_at_rest"],
-                      shards_resumed=-1, stage_seconds=dict.fromkeys(STAGES, 0.0), gl_renderer=run["gl_renderer"],
-                      preview=str(preview) if preview.is_file() else None, packs=run.get("packs", []))
+    summary = RunSummary(out_dir=str(out_dir), frames=c["frames"], annotations=c["annotations"],
+                         per_class=c["per_class"], empty_images=c["empty_images"],
+                         removed_objects=c["removed_objects"], unplaced_objects=c["unplaced_objects"],
+                         scenes_not_at_rest=c["scenes_not_at_rest"], shards_resumed=-1,
+                         stage_seconds=dict.fromkeys(STAGES, 0.0), gl_renderer=run["gl_renderer"],
+                         preview=str(preview) if preview.is_file() else None, packs=run.get("packs", []),
+                         pack_paths=run.get("pack_paths", []), seconds=run["timings"]["seconds"],
+                         frames_this_run=run["timings"].get("frames_this_run", 0))
+    if run.get("exports_pending"):
+        # Interrupted while exporting: the dataset is whole, finish the exports.
+        summary.exports_pending = True
+        _exports(out_dir, cfg, summary)
+        summary.exports_pending = False
+        summary.shards_resumed = 0
+        write_run_json(out_dir, cfg, summary)
+    return summary
 
 
 def _interrupt_message(out_dir: Path, total: int) -> str:
@@ -521,6 +535,7 @@ def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
         "pack_paths": summary.pack_paths,
         "execution": {"backend": summary.backend, "workers": summary.workers,
                       "shards_resumed": summary.shards_resumed},
+        "exports_pending": summary.exports_pending,
         "counts": {
             "frames": summary.frames, "annotations": summary.annotations, "per_class": summary.per_class,
             "empty_images": summary.empty_images, "removed_objects": summary.removed_objects,

@@ -474,6 +474,8 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
     need_img = ("id", "width", "height", "scene_id", "view_id", "K", "world_T_cam", "file_name", "depth_file",
                 "depth_scale", "instances_file")
     for i, img in enumerate(images):
+        if not isinstance(img, dict):
+            raise DropsynthError(f"{coco_path}: images[{i}]: not a JSON object")
         missing = [k for k in need_img if k not in img]
         if missing:
             raise DropsynthError(f"{coco_path}: images[{i}]: missing {', '.join(missing)} (not a dropsynth dataset?)")

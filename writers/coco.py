@@ -170,11 +170,11 @@ def write_split_files(root: Path, ratios: dict, seed: int) -> dict[str, int]:
     """``annotations/instances_<split>.json`` for each split (by scene, so the
     views of one scene never straddle two splits), from the merged file; ids
     stay those of the full file. Returns images per split."""
-    from dropsynth.writers.splits import assign_splits, split_of_image
+    from dropsynth.writers.splits import assign_splits, scene_key, split_of_image
 
     root = Path(root)
     data = read_part(root / "annotations" / "instances.json")
-    splits = assign_splits([img["scene_id"] for img in data["images"]], ratios, seed)
+    splits = assign_splits([scene_key(img) for img in data["images"]], ratios, seed)
     counts = {}
     for name in ratios:
         imgs = [img for img in data["images"] if split_of_image(img, splits) == name]

@@ -9,7 +9,22 @@ from pathlib import Path
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.writers.files import link_or_copy
 
-FILE_KEYS = ("file_name", "depth_file", "instances_file")
+FILE_KEYS = ("file_name",)  # plus every "*_file" key (depth, instances, class, normals, nocs, depth_noisy)
+
+
+def _remap_class_png(src: Path, dst: Path, cat_map: dict) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from dropsynth.writers.images import save_png
+
+    with Image.open(src) as im:
+        cls = np.asarray(im)
+    lut = np.arange(max(int(cls.max()), max(cat_map)) + 1, dtype=np.uint16)
+    for old, new in cat_map.items():
+        lut[old] = new
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    save_png(dst, lut[cls], 1)
 
 
 def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bool = False) -> dict:
@@ -49,8 +64,9 @@ def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bo
         cat_map = {}
         for c in data["categories"]:
             if c["name"] not in categories:
-                categories[c["name"]] = {"id": len(categories) + 1, "name": c["name"],
-                                         "supercategory": c.get("supercategory") or "object"}
+                # keep extra keys (keypoint names, skeleton); only the id changes
+                categories[c["name"]] = dict(c, id=len(categories) + 1,
+                                             supercategory=c.get("supercategory") or "object")
             cat_map[c["id"]] = categories[c["name"]]["id"]
         lic_map = {}
         for lic in data.get("licenses", []):
@@ -62,12 +78,14 @@ def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bo
             new = dict(img, id=len(images) + 1, source=i)
             if "license" in img:
                 new["license"] = lic_map.get(img["license"], 1)
-            for key in FILE_KEYS:
-                if key in img:
-                    rel = Path(img[key])
-                    target = rel.parent / f"{i:02d}_{rel.name}"
+            for key in [k for k in img if k in FILE_KEYS or k.endswith("_file")]:
+                rel = Path(img[key])
+                target = rel.parent / f"{i:02d}_{rel.name}"
+                if key == "class_file" and any(a != b for a, b in cat_map.items()):
+                    _remap_class_png(src / rel, out / target, cat_map)  # its pixels are category ids
+                else:
                     link_or_copy(src / rel, out / target)
-                    new[key] = target.as_posix()
+                new[key] = target.as_posix()
             img_map[img["id"]] = new["id"]
             images.append(new)
         for ann in data["annotations"]:

@@ -117,6 +117,17 @@ def _load_json(path: Path) -> dict:
         raise DropsynthError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
+def _run_splits(dataset_dir: Path) -> dict | None:
+    """The run's own ``output.splits`` (run.json), so that an export made later
+    agrees with annotations/instances_<split>.json."""
+    try:
+        run = json.loads((dataset_dir / "run.json").read_text())
+        splits = run["config"]["output"]["splits"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return splits if isinstance(splits, dict) and splits else None
+
+
 def _dataset_seed(dataset_dir: Path, coco: dict) -> int:
     run = dataset_dir / "run.json"
     if run.is_file():
@@ -162,10 +173,14 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
 
     if task not in TASKS:
         raise ConfigError(f"yolo export: task must be one of {', '.join(TASKS)}, got {task!r}")
-    norm = normalize_ratios(DEFAULT_RATIOS if ratios is None else ratios)
     dataset_dir = Path(dataset_dir).resolve()
+    if ratios is None:
+        ratios = _run_splits(dataset_dir) or DEFAULT_RATIOS
+    norm = normalize_ratios(ratios)
     coco_path = dataset_dir / "annotations" / "instances.json"
     coco = _load_json(coco_path)
+    if not isinstance(coco, dict):
+        raise DropsynthError(f"{coco_path}: not a COCO instances file (a JSON object is expected)")
     for key in ("images", "annotations", "categories"):
         if not isinstance(coco.get(key), list):
             raise DropsynthError(f"{coco_path}: no '{key}' list; not a COCO instances file")

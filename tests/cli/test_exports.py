@@ -75,3 +75,24 @@ def test_generate_with_bop_export(tmp_path):
     assert set(gt) == {"0", "1"} and all("obj_id" in g for g in gt["0"])
     assert (out / "bop" / "models" / "models_info.json").is_file()
     assert json.loads((out / "run.json").read_text())["files"]["exports"]["bop"] == "bop"
+
+
+def test_resume_finishes_exports_that_were_interrupted(tmp_path, monkeypatch):
+    from dropsynth.writers import yolo
+
+    out = tmp_path / "ds"
+    args = ["generate", "--out", str(out), *JOB, "--set", "output.export=[yolo]"]
+    real = yolo.export_detect
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(yolo, "export_detect", interrupted)
+    res = run_cli(*args)
+    assert res.exit_code != 0 and not (out / "yolo").exists()
+    assert json.loads((out / "run.json").read_text())["exports_pending"] is True
+    monkeypatch.setattr(yolo, "export_detect", real)
+    res = run_cli(*args, "--resume")
+    assert res.exit_code == 0, res.output
+    assert (out / "yolo" / "data.yaml").is_file()
+    assert json.loads((out / "run.json").read_text())["exports_pending"] is False

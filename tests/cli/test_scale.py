@@ -256,3 +256,23 @@ def test_full_disk_is_one_clear_error_and_resume_finishes(reference, tmp_path, m
     res = run_cli("generate", "--out", str(out), *JOB, "--workers", "1", "--resume")
     assert res.exit_code == 0, res.output
     assert tree_hashes(out, SKIP) == reference
+
+
+def test_merge_carries_extra_ground_truth_and_remaps_class_images(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    extra = ["--views-per-scene", "1", "--width", "96", "--height", "72", "--no-progress", "--workers", "1",
+             "--set", "output.ground_truth=[class, nocs]", "--set", "output.keypoints=true"]
+    ex = Path(__file__).resolve().parents[2] / "assets" / "example_pack"
+    assert run_cli("generate", "--out", str(a), "--scenes", "1", "--assets", str(ex), "--no-builtin", *extra).exit_code == 0
+    assert run_cli("generate", "--out", str(b), "--scenes", "1", *extra).exit_code == 0
+    assert run_cli("merge", str(a), str(b), "--out", str(c)).exit_code == 0
+    data = json.loads((c / "annotations" / "instances.json").read_text())
+    assert all(len(cat["keypoints"]) == 8 for cat in data["categories"])
+    for img in data["images"]:
+        for key in ("class_file", "nocs_file", "depth_file", "instances_file"):
+            assert (c / img[key]).is_file(), img[key]
+        cls = np.asarray(Image.open(c / img["class_file"]))
+        ids = np.asarray(Image.open(c / img["instances_file"]))
+        for ann in data["annotations"]:
+            if ann["image_id"] == img["id"]:
+                assert (cls[ids == ann["instance_id"]] == ann["category_id"]).all()

@@ -62,7 +62,7 @@ def test_nocs_lies_in_the_unit_cube_and_matches_the_sphere(spheres):
     cam_T = {a.instance_id: a.cam_T_obj for a in anns}
     objs = {o.instance_id: o for o in scene.objects()}
     nocs = gt.nocs_image(f.depth_m, K, f.instance_ids, cam_T, {i: gt.object_bounds(objs[i]) for i in cam_T})
-    assert nocs.min() >= 0 and nocs.max() <= 1
+    assert nocs.min() >= -1e-3 and nocs.max() <= 1 + 1e-3  # unclipped: the points lie in their boxes
     for iid, (_, r, _) in SPHERES.items():
         m = f.instance_ids == iid
         # back to metres: the box diagonal is 2 r sqrt(3); every surface point is r from the centre
@@ -82,6 +82,18 @@ def test_projected_box_corners_enclose_the_mask(spheres):
         assert px[:, 0].max() >= x + w and px[:, 1].max() >= y + h
         kp = gt.box_keypoints(corners, K, f.depth_m)
         assert len(kp) == 24 and set(kp[2::3]) <= {0, 1, 2}
+        # keypoints use pixel indices (OpenCV projection), half a pixel from the pixel-corner box coordinates
+        assert np.allclose(np.array(kp).reshape(8, 3)[:, :2][np.array(kp[2::3]) > 0] + 0.5,
+                           px[np.array(kp[2::3]) > 0], atol=1e-3)
+
+
+def test_a_corner_behind_the_table_is_labelled_hidden(table):
+    # a box corner 10 cm below the table top, seen through the table: hidden (v = 1)
+    p_world = np.array([0.0, 0.1, -0.1, 1.0])
+    p_cam = (np.linalg.inv(CAM_TABLE) @ p_world)[:3]
+    above = (np.linalg.inv(CAM_TABLE) @ np.array([0.0, 0.1, 0.001, 1.0]))[:3]
+    kp = gt.box_keypoints(np.stack([p_cam] * 4 + [above] * 4), K, table.depth_m)
+    assert kp[2::3] == [1] * 4 + [2] * 4
 
 
 def test_class_image_maps_instances_to_categories(spheres):
