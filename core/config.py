@@ -28,7 +28,8 @@ def _f(default, *, doc: str, lo=None, hi=None, lo_open=False, choices=None, is_r
 
 @dataclass
 class SceneConfig:
-    builder: str = _f("tabletop", doc="scene builder name", choices=("tabletop",))
+    builder: str = _f("tabletop", doc="scene builder: tabletop (objects dropped on a table), bin (dropped into a "
+                                      "tote with walls: dense piles, heavy occlusion)", choices=("tabletop", "bin"))
     num_objects: tuple[int, int] = _f((5, 15), is_range=True, doc="objects dropped per scene, [min, max] inclusive", lo=1, hi=200)
     table_size_m: tuple[float, float, float] = _f(
         (1.2, 0.8, 0.04), doc="table top full extents x, y, thickness (m); its top surface is z = 0", lo=0.01,
@@ -39,6 +40,10 @@ class SceneConfig:
     spawn_height_m: tuple[float, float] = _f(
         (0.05, 0.35), is_range=True, doc="[min, max] height above the table top of a dropped object's centre (m)", lo=0.0,
         hi=10.0)
+    bin_inner_m: tuple[float, float] = _f((0.36, 0.26), doc="bin builder: inside length and width (m); the bin "
+                                                            "stands centred on the table", lo=0.05, hi=5.0)
+    bin_wall_height_m: float = _f(0.12, doc="bin builder: wall height (m)", lo=0.01, hi=2.0)
+    bin_wall_thickness_m: float = _f(0.012, doc="bin builder: wall thickness (m)", lo=0.002, hi=0.2)
     max_tries: int = _f(200, doc="placement attempts per object before it is skipped (counted as unplaced)",
                         lo=1, hi=100000)
     categories: Optional[list[str]] = _f(None, doc="only use assets of these categories (default: all)")
@@ -367,6 +372,10 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
             raise ConfigError(f"{source}: output.splits: {e}") from None
     t = cfg.scene.table_size_m
     a = cfg.scene.spawn_area_m
+    b, wt = cfg.scene.bin_inner_m, cfg.scene.bin_wall_thickness_m
+    if cfg.scene.builder == "bin" and (b[0] + 2 * wt > t[0] or b[1] + 2 * wt > t[1]):
+        raise ConfigError(f"{source}: scene.bin_inner_m: the bin {list(b)} with its walls does not fit on the table "
+                          f"{list(t[:2])}")
     if a[0] > t[0] or a[1] > t[1]:
         raise ConfigError(f"{source}: scene.spawn_area_m: {list(a)} is larger than the table {list(t[:2])}")
 

@@ -18,6 +18,7 @@ STREAMS = {
     "lights": 4,
     "noise": 5,
     "assets": 6,
+    "fixtures": 7,
 }
 
 

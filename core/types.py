@@ -107,6 +107,17 @@ class LightSpec:
 
 
 @dataclass(frozen=True)
+class Fixture:
+    """A static box of the scene (a bin wall, a shelf board): full extents
+    (m), pose of its centre, colour. It collides, is drawn, and is background
+    (0) in the instance image."""
+
+    size_m: tuple[float, float, float]
+    world_T: np.ndarray  # (4, 4)
+    rgba: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
 class SceneSpec:
     """A scene before physics: support surface, objects, cameras, lights."""
 
@@ -119,6 +130,8 @@ class SceneSpec:
     table_rgba: tuple[float, float, float, float]
     background_rgb: tuple[float, float, float]
     unplaced: int = 0  # objects the builder drew but could not place collision-free
+    fixtures: tuple[Fixture, ...] = ()  # static boxes besides the table (bin walls, ...)
+    workspace_m: tuple[float, float] | None = None  # (x, y) extents an object's centre must end in; None: the table
 
 
 @dataclass(frozen=True)

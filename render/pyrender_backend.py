@@ -115,6 +115,10 @@ class PyrenderRenderer:
                                                  roughnessFactor=0.9)
         node = scene.add(pyrender.Mesh.from_trimesh(table, material=mat, smooth=False))
         seg[node] = (0, 0, 0)  # the table occludes but is background in the id image
+        for fx in spec.fixtures:
+            box = trimesh.creation.box(extents=fx.size_m)
+            mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=fx.rgba, metallicFactor=0.0, roughnessFactor=0.8)
+            seg[scene.add(pyrender.Mesh.from_trimesh(box, material=mat, smooth=False), pose=fx.world_T)] = (0, 0, 0)
         self._nodes = {}
         for obj in objs:
             node = scene.add(self._asset_mesh(obj), pose=settled.poses[obj.instance_id])

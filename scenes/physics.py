@@ -125,6 +125,13 @@ class PhysicsWorld:
         table = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=[sx / 2, sy / 2, sz / 2], physicsClientId=cid)
         self.table = pb.createMultiBody(0, table, -1, [0, 0, -sz / 2], physicsClientId=cid)
         pb.changeDynamics(self.table, -1, lateralFriction=TABLE_FRICTION, physicsClientId=cid)
+        self.fixture_bodies = []
+        for fx in spec.fixtures:
+            shape = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=[v / 2 for v in fx.size_m], physicsClientId=cid)
+            body = pb.createMultiBody(0, shape, -1, fx.world_T[:3, 3].tolist(), matrix_to_quat(fx.world_T[:3, :3]),
+                                      physicsClientId=cid)
+            pb.changeDynamics(body, -1, lateralFriction=TABLE_FRICTION, physicsClientId=cid)
+            self.fixture_bodies.append(body)
         bodies = {}
         self._inertial_T_obj = {}
         for obj in spec.objects:
@@ -169,7 +176,7 @@ class PhysicsWorld:
         that fall off the table are removed as soon as they do."""
         pb, cid = self.pb, self.cid
         bodies = self.load(spec, cfg)
-        hx, hy = spec.table_size_m[0] / 2, spec.table_size_m[1] / 2
+        hx, hy = [v / 2 for v in (spec.workspace_m or spec.table_size_m[:2])]
         lin2, ang2 = cfg.lin_vel_tol_m_s ** 2, cfg.ang_vel_tol_rad_s ** 2
         removed = []
         calm = 0
@@ -196,7 +203,8 @@ class PhysicsWorld:
         if not bodies:
             at_rest = True
         poses = self.poses(bodies)
-        # Anything resting outside the table footprint (e.g. caught on its edge) is not on the table.
+        # Anything resting outside the workspace (off the table, caught on its edge, or
+        # outside a bin's walls) is removed and counted.
         for iid, t in list(poses.items()):
             x, y, z = t[:3, 3]
             if abs(x) > hx or abs(y) > hy or z < FALL_Z_M:

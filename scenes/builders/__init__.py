@@ -9,7 +9,8 @@ from typing import Callable
 
 from dropsynth.errors import ConfigError
 
-_BUILTIN = {"tabletop": "dropsynth.scenes.builders.tabletop:build"}
+_BUILTIN = {"tabletop": "dropsynth.scenes.builders.tabletop:build",
+            "bin": "dropsynth.scenes.builders.bin:build"}
 
 
 def _load(ref: str) -> Callable:

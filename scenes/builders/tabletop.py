@@ -21,6 +21,14 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int) ->
     an object already placed (``scene.max_tries`` attempts each); an object
     that finds no free position is skipped and counted in ``unplaced``.
     """
+    return build_in_area(cfg, catalog, seed, scene_index, cfg.scene.spawn_area_m, keep_inside=False)
+
+
+def build_in_area(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int, area_m, keep_inside: bool,
+                  fixtures=(), workspace_m=None) -> SceneSpec:
+    """Place objects above an ``area_m`` (x, y) rectangle centred on the
+    table; with ``keep_inside`` each object's bounding sphere stays inside it
+    (a bin), else only its centre does."""
     sc = cfg.scene
     rng = seeding.scene_rng(seed, scene_index, "placement")
     mat = seeding.scene_rng(seed, scene_index, "materials")
@@ -30,12 +38,13 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int) ->
     placed: list[tuple[np.ndarray, float]] = []
     objects = []
     unplaced = 0
-    hx, hy = sc.spawn_area_m[0] / 2, sc.spawn_area_m[1] / 2
+    hx0, hy0 = area_m[0] / 2, area_m[1] / 2
     for k in range(n):
         asset = assets[int(rng.choice(len(assets), p=probs))]
         prim = sample_primitive(asset, rng) if asset.primitive_kind else None
         radius = object_radius(asset, prim)
         rot = random_rotation(rng)
+        hx, hy = (max(hx0 - radius, 1e-3), max(hy0 - radius, 1e-3)) if keep_inside else (hx0, hy0)
         pos = None
         for _ in range(sc.max_tries):
             cand = np.array([rng.uniform(-hx, hx), rng.uniform(-hy, hy),
@@ -58,4 +67,5 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int) ->
     lights, ambient = sample_lights(cfg.lights, seeding.scene_rng(seed, scene_index, "lights"))
     return SceneSpec(scene_index=scene_index, table_size_m=sc.table_size_m, objects=tuple(objects),
                      cameras=cameras, lights=lights, ambient_rgb=ambient, table_rgba=table_rgba,
-                     background_rgb=background, unplaced=unplaced)
+                     background_rgb=background, unplaced=unplaced, fixtures=tuple(fixtures),
+                     workspace_m=workspace_m)

@@ -49,7 +49,7 @@ def world_bodies(world: PhysicsWorld, settled: SettledScene) -> dict[int, int]:
     pybullet's own list of bodies."""
     pb, cid = world.pb, world.cid
     in_world = {pb.getBodyUniqueId(i, physicsClientId=cid) for i in range(pb.getNumBodies(physicsClientId=cid))}
-    assert set(world.bodies.values()) | {world.table} == in_world
+    assert set(world.bodies.values()) | {world.table} | set(world.fixture_bodies) == in_world
     return dict(world.bodies)
 
 
