@@ -6,7 +6,7 @@ metres, masses kilograms.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -183,15 +183,3 @@ class Annotation:
     visib_fract: float | None = None  # px_count_visib / px_count_all
     bbox_amodal: tuple[int, int, int, int] | None = None  # x, y, w, h of the amodal mask
     segmentation_amodal: dict | None = None  # COCO RLE of the amodal mask
-
-
-@dataclass(frozen=True)
-class Sample:
-    """What the writers receive for one frame."""
-
-    image_index: int  # 0-based running index over the whole run
-    scene_index: int
-    view_index: int
-    camera: CameraSpec
-    frame: Frame
-    annotations: tuple[Annotation, ...] = field(default_factory=tuple)

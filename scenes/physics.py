@@ -216,13 +216,6 @@ class PhysicsWorld:
             log.warning("scene %d: objects still moving after %d steps", spec.scene_index, steps)
         return SettledScene(spec=spec, poses=poses, removed=tuple(sorted(removed)), steps=steps, at_rest=at_rest)
 
-    def contacts(self, bodies: dict[int, int]) -> list[tuple[int, int, float]]:
-        """(body a, body b, signed distance m) of every contact point; negative is penetration."""
-        out = []
-        for c in self.pb.getContactPoints(physicsClientId=self.cid):
-            out.append((c[1], c[2], c[8]))
-        return out
-
 
 def convex_decomposition(in_obj: str, out_obj: str, **params) -> None:
     """V-HACD (PyBullet's built-in copy) of an OBJ into an OBJ of convex parts.
