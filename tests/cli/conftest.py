@@ -28,10 +28,15 @@ def tree_hashes(root: Path, skip=("run.json",)) -> dict[str, str]:
     return out
 
 
-def _generate(out: Path, *extra: str) -> Path:
-    res = run_cli("generate", "--out", str(out), *SMALL, *extra)
+def generate_ok(out: Path, *args: str) -> Path:
+    """``dropsynth generate --out OUT ARGS...``, which must succeed; returns OUT."""
+    res = run_cli("generate", "--out", str(out), *args)
     assert res.exit_code == 0, res.output
     return out
+
+
+def _generate(out: Path, *extra: str) -> Path:
+    return generate_ok(out, *SMALL, *extra)
 
 
 @pytest.fixture(scope="session")

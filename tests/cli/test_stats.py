@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from conftest import generate_ok
 from dropsynth.errors import DropsynthError
 from dropsynth.writers.stats import dataset_stats, write_report
 
@@ -25,9 +25,7 @@ IMG_RE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 
 def _generate(out: Path, *extra: str) -> Path:
-    res = run_cli("generate", "--out", str(out), *ARGS, *extra)
-    assert res.exit_code == 0, res.output
-    return out
+    return generate_ok(out, *ARGS, *extra)
 
 
 @pytest.fixture(scope="module")

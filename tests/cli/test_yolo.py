@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import run_cli, tree_hashes
+from conftest import generate_ok, tree_hashes
 from dropsynth.annotate import largest_component, rle_to_mask
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.writers.splits import assign_splits, scene_key
@@ -25,9 +25,7 @@ GEN = ["--scenes", "8", "--views-per-scene", "2", "--width", "200", "--height", 
 
 
 def _generate(out: Path, *extra: str) -> Path:
-    res = run_cli("generate", "--out", str(out), *GEN, *extra)
-    assert res.exit_code == 0, res.output
-    return out
+    return generate_ok(out, *GEN, *extra)
 
 
 @pytest.fixture(scope="module")
