@@ -141,6 +141,12 @@ def _cache_key(asset: Asset) -> str:
     return hashlib.sha256(json.dumps(desc, sort_keys=True, default=list).encode()).hexdigest()[:32]
 
 
+def geometry_key(asset: Asset) -> str:
+    """Content hash of everything that shapes an asset's geometry: mesh and
+    collision files, scale, transforms, collision method."""
+    return _cache_key(asset)
+
+
 def collision_cache_dir() -> Path:
     from dropsynth.assets.archive import cache_dir
 

@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -110,6 +111,9 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
     total = cfg.scenes * cfg.views_per_scene
 
     from tqdm import tqdm
+
+    if cfg.grasps.enabled and not resume:
+        _grasp_libraries(cfg, list(packs), workers or default_workers(), no_progress)
 
     bar = tqdm(total=total, unit="frame", desc="generating", disable=no_progress, file=sys.stderr,
                dynamic_ncols=True, mininterval=0.5)
@@ -269,6 +273,98 @@ def config_show(config_path, sets, verbose):
 
     cfg = config_mod.load(config_path, config_mod.parse_set(sets))
     click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip())
+
+
+def _grasp_libraries(cfg, packs: list, workers: int, no_progress: bool) -> list[dict]:
+    """Build (or find in the cache) the grasp library of every mesh asset the
+    config selects, with a progress bar."""
+    from tqdm import tqdm
+
+    from dropsynth import grasp_library as gl
+    from dropsynth.pipeline import selected_catalog
+
+    _, catalog = selected_catalog(cfg, packs)
+    meshes = [a for a in catalog.assets if not a.primitive_kind]
+    with tqdm(total=len(meshes), unit="asset", desc="grasp libraries", disable=no_progress, file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        return gl.build_libraries(meshes, gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps),
+                                  workers=workers, progress=bar.update)
+
+
+def _grasp_config(config_path, sets, packs_flag_no_builtin):
+    from dropsynth import config as config_mod
+
+    overrides = config_mod.parse_set(sets)
+    if packs_flag_no_builtin:
+        overrides.setdefault("assets", {})["builtin"] = False
+    return config_mod.load(config_path, overrides)
+
+
+@main.group()
+def grasps():
+    """Grasp libraries: build them for a pack, look at them."""
+
+
+@grasps.command("build")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Run YAML file (its grasps, "
+              "assets and scene selection are used).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a key, e.g. grasps.candidates=128.")
+@click.option("--assets", "packs", multiple=True, type=click.Path(), help="Extra asset pack (repeatable).")
+@click.option("--no-builtin", is_flag=True, help="Leave out the built-in pack.")
+@click.option("--workers", type=int, help="Processes, one asset each (default: all cores).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def grasps_build(config_path, sets, packs, no_builtin, workers, no_progress, verbose):
+    """Build the grasp library of every mesh asset (cached; a second call
+    reuses it): antipodal candidates, each tried in PyBullet (close, lift,
+    shake) nominally and with the pose and friction perturbed."""
+    from dropsynth.pipeline import default_workers
+
+    _positive("--workers", workers)
+    cfg = _grasp_config(config_path, sets, no_builtin)
+    rows = _grasp_libraries(cfg, list(packs), workers or default_workers(), no_progress)
+    click.echo(f"{'asset':<28} {'grasps':>6} {'success':>8} {'robust':>7} {'seconds':>8}")
+    for r in rows:
+        click.echo(f"{r['asset']:<28} {r['grasps']:>6} {r['success_rate']:>8.2f} {r['robust_mean']:>7.2f} "
+                   f"{r['seconds']:>8.1f}{'' if r['built'] else '  (cached)'}")
+    from dropsynth.assets.archive import cache_dir
+
+    click.echo(f"libraries cached in {cache_dir() / 'grasps'}")
+
+
+@grasps.command("show")
+@click.argument("asset")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="PNG to write [default: <id>_grasps.png].")
+@click.option("--count", type=int, default=40, show_default=True, help="Grasps drawn (held ones first).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Run YAML file (gripper settings).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a key (repeatable).")
+@click.option("--assets", "packs", multiple=True, type=click.Path(), help="Extra asset pack (repeatable).")
+@click.option("--no-builtin", is_flag=True, help="Leave out the built-in pack.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def grasps_show(asset, out_path, count, config_path, sets, packs, no_builtin, verbose):
+    """Draw an asset's grasp library on its mesh (green: held, red: dropped),
+    building the library first when it is not cached. ASSET: id or pack/id."""
+    from dropsynth import grasp_library as gl
+    from dropsynth.pipeline import selected_catalog
+    from dropsynth.writers.grasp_figure import draw_library
+
+    _positive("--count", count)
+    cfg = _grasp_config(config_path, sets, no_builtin)
+    _, catalog = selected_catalog(cfg, list(packs))
+    found = [a for a in catalog.assets if asset in (a.id, a.key)]
+    if not found:
+        raise ConfigError(f"ASSET: no asset {asset!r}; known: {', '.join(a.key for a in catalog.assets)}")
+    a = found[0]
+    if a.primitive_kind:
+        raise ConfigError(f"ASSET: {a.key} is a primitive; its grasps are made per instance, in each scene")
+    gripper = gl.gripper_from_config(cfg.grasps)
+    lib, _ = gl.library_for(a, gripper, gl.params_from_config(cfg.grasps))
+    out = Path(out_path or f"{a.id}_grasps.png")
+    draw_library(lib, *gl.object_mesh(a), gripper, out, count=count, title=a.key)
+    click.echo(f"{a.key}: {len(lib.success)} grasps, {int(lib.success.sum())} held, "
+               f"mean robust rate {float(lib.robust.mean()) if len(lib.robust) else 0:.2f}; picture: {out}")
 
 
 @main.group()

@@ -182,6 +182,40 @@ class SensorConfig:
 
 
 @dataclass
+class GraspConfig:
+    enabled: bool = _f(False, doc="grasp labels per visible object: grasps/<frame>.npz (6-DoF, camera frame), "
+                       "grasps_2d in COCO, grasp libraries in grasps/library/ (ACRONYM HDF5)")
+    formats: list[str] = _f([], doc="more grasp files per frame: jacquard (x;y;theta;opening;jaw), cornell "
+                            "(cpos.txt corners), maps (GG-CNN quality/angle/width .npz)",
+                            choices=["jacquard", "cornell", "maps"], allow_empty=True)
+    max_opening_m: float = _f(0.08, doc="gripper: largest jaw opening (m)", lo=0.005, hi=0.5)
+    finger_depth_m: float = _f(0.045, doc="gripper: finger length along the approach axis (m)", lo=0.005, hi=0.3)
+    finger_width_m: float = _f(0.02, doc="gripper: finger pad width (m)", lo=0.002, hi=0.2)
+    finger_thickness_m: float = _f(0.012, doc="gripper: finger thickness along the closing axis (m)", lo=0.001,
+                                   hi=0.1)
+    approach_offset_m: float = _f(0.1034, doc="gripper: distance from the hand frame to the grasp centre along "
+                                  "the approach axis (m)", lo=0.01, hi=1.0)
+    palm_width_m: float = _f(0.06, doc="gripper: palm extent across the closing axis (m)", lo=0.005, hi=0.5)
+    force_n: float = _f(70.0, doc="gripper: grip force per finger (N)", lo=0.1, hi=10000.0)
+    candidates: int = _f(64, doc="grasps per mesh asset's library (antipodal candidates that clear the object, "
+                         "each tried in simulation)", lo=1, hi=100000)
+    primitive_candidates: int = _f(16, doc="grasps per primitive instance (primitives vary in size, so each "
+                                   "instance gets its own small library)", lo=1, hi=10000)
+    robust_trials: int = _f(4, doc="extra trials per grasp with the object's pose and friction perturbed, for the "
+                            "robust success rate (0: success only)", lo=0, hi=100)
+    pose_noise_m: float = _f(0.005, doc="robust trials: object position noise, standard deviation (m)", lo=0.0,
+                             hi=0.1)
+    pose_noise_deg: float = _f(5.0, doc="robust trials: object rotation noise, standard deviation (deg)", lo=0.0,
+                               hi=90.0)
+    friction_noise: float = _f(0.3, doc="robust trials: friction scaled by 1 +- up to this fraction", lo=0.0,
+                               hi=0.9)
+    planar_max_angle_deg: float = _f(20.0, doc="planar rectangles only for grasps whose approach is within this "
+                                     "angle of the optical axis", lo=0.0, hi=90.0)
+    per_annotation: int = _f(5, doc="grasps_2d rectangles kept per COCO annotation (best robust rate first)",
+                             lo=0, hi=1000)
+
+
+@dataclass
 class RunConfig:
     seed: int = _f(0, doc="master seed; every random draw derives from it", lo=0, hi=2**63 - 1)
     scenes: int = _f(8, doc="settled scenes to generate", lo=1, lo_open=False, hi=10**9)
@@ -193,6 +227,7 @@ class RunConfig:
     lights: LightConfig = field(default_factory=LightConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     sensor: SensorConfig = field(default_factory=SensorConfig)
+    grasps: GraspConfig = field(default_factory=GraspConfig)
 
     def to_dict(self) -> dict:
         """Plain-JSON/YAML view of the whole config (tuples become lists)."""

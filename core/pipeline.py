@@ -36,7 +36,7 @@ MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwr
 RUN_CONFIG = "run_config.json"  # what a resumed run must match
 OUR_ENTRIES = ("rgb", "depth", "depth_noisy", "instances", "class", "normals", "nocs", "annotations", "run.json", "preview.png",
                "stats", "yolo", "yolo-seg", "bop", RUN_CONFIG, MARKER)
-STAGES = ("build", "physics", "render", "annotate", "write")
+STAGES = ("build", "physics", "render", "annotate", "write", "grasps")
 PARTS = "parts"  # annotations/parts/: one COCO part per complete shard, until the merge
 
 
@@ -201,10 +201,60 @@ class ShardWorker:
         self.build = builders.get(cfg.scene.builder)
         self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height)
         self.world = PhysicsWorld()
+        self.grasp_trials = None
+        if cfg.grasps.enabled:
+            from dropsynth import grasp_library as gl
+            from dropsynth.grasps import gripper_from_config
+            from dropsynth.scenes.grasp_sim import GraspTrials
+
+            self.gripper = gripper_from_config(cfg.grasps)
+            self.grasp_trials = GraspTrials(self.gripper, cfg.physics)
+            params = gl.params_from_config(cfg.grasps)
+            self.grasp_libs = {a.key: gl.library_for(a, self.gripper, params, trials=self.grasp_trials)[0]
+                               for a in self.catalog.assets if not a.primitive_kind}
 
     def close(self) -> None:
         self.world.close()
         self.renderer.close()
+        if self.grasp_trials is not None:
+            self.grasp_trials.close()
+
+    def _grasps(self, image_index: int, sg, frame, camera, anns, out: Path) -> tuple[dict, dict]:
+        """Grasp labels of one view (config ``grasps``): the per-frame
+        sidecar, the optional Jacquard/Cornell/GG-CNN files, and
+        (image record keys, {instance_id: annotation record keys})."""
+        from dropsynth.grasps import view_grasps
+        from dropsynth.writers import grasps as gw
+        from dropsynth.writers.images import frame_name
+
+        g = self.cfg.grasps
+        name = Path(frame_name(image_index)).stem
+        v = view_grasps(sg, camera.world_T_cam, camera.K, frame.instance_ids, {a.instance_id for a in anns},
+                        self.gripper, g.planar_max_angle_deg)
+        files = {"grasps_file": f"grasps/{name}.npz"}
+        for f in ("grasps",) + tuple(f"grasps_{x}" if x != "maps" else "grasp_maps" for x in g.formats):
+            (out / f).mkdir(parents=True, exist_ok=True)
+        gw.write_frame_grasps(out / files["grasps_file"], **v)
+        rects = v["rects"]
+        if "jacquard" in g.formats:
+            files["grasps_jacquard_file"] = f"grasps_jacquard/{name}_grasps.txt"
+            gw.write_jacquard(out / files["grasps_jacquard_file"], rects)
+        if "cornell" in g.formats:
+            files["grasps_cornell_file"] = f"grasps_cornell/{name}cpos.txt"
+            gw.write_cornell(out / files["grasps_cornell_file"], rects)
+        if "maps" in g.formats:
+            files["grasp_maps_file"] = f"grasp_maps/{name}.npz"
+            maps = gw.grasp_maps(rects, frame.instance_ids.shape[0], frame.instance_ids.shape[1],
+                                 quality=v["robust"][v["rect_index"]] if len(rects) else None)
+            gw.write_grasp_maps(out / files["grasp_maps_file"], maps)
+        keys = {}
+        for a in anns:
+            mine = np.flatnonzero(v["rect_instance_id"] == a.instance_id)[:g.per_annotation]
+            keys[a.instance_id] = {
+                "grasps_2d": [[round(float(x), 3) for x in rects[k]] for k in mine],
+                "grasps_count": int(np.sum(v["instance_id"] == a.instance_id)),
+            }
+        return files, keys
 
     def _sensor(self, seed: int, scene: int, view: int, image_index: int, frame, images) -> tuple[np.ndarray, dict]:
         """Sensor effects (config ``sensor``), seeded per view: the RGB to
@@ -285,6 +335,14 @@ class ShardWorker:
             stage["build"] += t1 - t0
             stage["physics"] += t2 - t1
             stage["render"] += time.perf_counter() - t2
+            sg = None
+            if cfg.grasps.enabled:
+                from dropsynth.grasp_library import scene_grasps
+
+                t3 = time.perf_counter()
+                sg = scene_grasps(self.world, settled, self.grasp_libs, self.gripper, cfg.grasps, cfg.seed,
+                                  self.grasp_trials)
+                stage["grasps"] += time.perf_counter() - t3
             stats["removed_objects"] += len(settled.removed)
             stats["unplaced_objects"] += spec.unplaced
             stats["scenes_not_at_rest"] += 0 if settled.at_rest else 1
@@ -306,6 +364,13 @@ class ShardWorker:
                     files = images.write(image_index, rgb, frame.depth_m, frame.instance_ids)
                     extra_files, extra_keys = self._ground_truth(image_index, frame, settled, camera, anns, images)
                     extra_files.update(sensor_files)
+                    if sg is not None:
+                        tg = time.perf_counter()
+                        g_files, g_keys = self._grasps(image_index, sg, frame, camera, anns, out)
+                        extra_files.update(g_files)
+                        for iid, k in g_keys.items():
+                            extra_keys.setdefault(iid, {}).update(k)
+                        stage["grasps"] += time.perf_counter() - tg
                     written += [out / f for f in list(files.values()) + list(extra_files.values())]
                     img_records.append(image_record(image_index, files, camera, s, v, DEPTH_SCALE_M))
                     img_records[-1].update(extra_files)
@@ -359,6 +424,19 @@ def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, 
                              f"kept: fix the cause, then run the same command with --resume") from None
 
 
+def selected_catalog(cfg: RunConfig, packs: list | None = None):
+    """(pack folders, AssetCatalog) that a run of ``cfg`` uses: the config's
+    packs plus ``packs``, the built-in one unless turned off, narrowed by the
+    scene's category/object selection."""
+    from dropsynth.assets.catalog import discover_packs, load_catalog
+
+    pack_paths = [str(Path(p).resolve()) for p in
+                  discover_packs(list(cfg.assets.packs) + list(packs or []), builtin=cfg.assets.builtin)]
+    catalog = load_catalog(pack_paths, builtin=False, installed=False).select(
+        cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
+    return pack_paths, catalog
+
+
 def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwrite: bool, resume: bool,
               workers: int, backend: str, ray_address: str | None,
               progress: Callable[[int], None] | None) -> RunSummary:
@@ -369,7 +447,6 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
     (with the frames already complete when resuming). ``workers`` processes
     (``backend="local"``) or Ray actors (``backend="ray"``) make the shards.
     """
-    from dropsynth.assets.catalog import discover_packs, load_catalog
     from dropsynth.render.gl import APT_HINT, missing_libraries
     from dropsynth.scenes import builders
     from dropsynth.writers.coco import header, merge_parts, part_is_complete, part_path, read_part
@@ -380,10 +457,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         raise ConfigError(f"--workers: must be a positive integer, got {workers}")
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
-    pack_paths = [str(Path(p).resolve()) for p in
-                  discover_packs(list(cfg.assets.packs) + list(packs or []), builtin=cfg.assets.builtin)]
-    catalog = load_catalog(pack_paths, builtin=False, installed=False).select(
-        cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
+    pack_paths, catalog = selected_catalog(cfg, packs)
     builders.get(cfg.scene.builder)
     job = Job(config=cfg.to_dict(), out_dir=str(out_dir), pack_paths=tuple(pack_paths),
               shard_scenes=cfg.output.shard_scenes)
@@ -400,6 +474,15 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
                                  f"install them with: sudo {APT_HINT}")
     try:
         resumed = prepare_output(out_dir, overwrite, resume, _fingerprint(cfg, catalog))
+        if cfg.grasps.enabled:
+            from dropsynth import grasp_library as gl
+
+            # Libraries are built (or found in the cache) once, here, before
+            # any worker needs them; the run folder gets an ACRONYM copy.
+            gl.build_libraries(catalog.assets, gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps),
+                               workers=workers if backend == "local" else 1)
+            gl.export_libraries(out_dir / "grasps" / "library", catalog.assets,
+                                gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps))
         shards = job.shards()
         done = [k for k in range(len(shards)) if resumed and part_is_complete(part_path(out_dir, k))]
         todo = [k for k in range(len(shards)) if k not in set(done)]

@@ -183,3 +183,22 @@ class Annotation:
     visib_fract: float | None = None  # px_count_visib / px_count_all
     bbox_amodal: tuple[int, int, int, int] | None = None  # x, y, w, h of the amodal mask
     segmentation_amodal: dict | None = None  # COCO RLE of the amodal mask
+
+
+@dataclass(frozen=True)
+class GraspLibrary:
+    """An object's grasps, tried in simulation (see ``dropsynth.grasps``).
+
+    obj_T_grasp: (N, 4, 4) float64 gripper poses in the object frame (centre
+    of mass, metres); width_m: (N,) jaw span at the contacts; contacts: (N, 2,
+    3) contact points; success: (N,) uint8, 1 = held through lift and shake;
+    robust: (N,) float32 success rate over the nominal and the perturbed
+    trials.
+    """
+
+    asset_key: str
+    obj_T_grasp: np.ndarray
+    width_m: np.ndarray
+    contacts: np.ndarray
+    success: np.ndarray
+    robust: np.ndarray

@@ -116,6 +116,29 @@ class PhysicsWorld:
         return pb.createCollisionShape(pb.GEOM_MESH, fileName=prepare(obj.asset).collision_obj,
                                        physicsClientId=cid)
 
+    def add_object(self, obj: ObjectSpec, cfg: PhysicsConfig) -> int:
+        """Add one dynamic object at ``obj.world_T_obj``; returns its body id."""
+        pb, cid = self.pb, self.cid
+        shape = self._collision_shape(obj)
+        t = obj.world_T_obj
+        mass = object_mass(obj.asset, obj.primitive)
+        extra = {}
+        if obj.primitive is None:
+            # Inertia from the mesh: principal axes as the inertial frame, moments on its diagonal.
+            prep = prepare(obj.asset)
+            extra = {"baseInertialFramePosition": [0.0, 0.0, 0.0],
+                     "baseInertialFrameOrientation": matrix_to_quat(prep.inertia_R)}
+        body = pb.createMultiBody(mass, shape, -1, t[:3, 3].tolist(), matrix_to_quat(t[:3, :3]),
+                                  physicsClientId=cid, **extra)
+        dyn = {}
+        if obj.primitive is None:
+            dyn["localInertiaDiagonal"] = (mass * prep.inertia_diag).tolist()
+            self._inertial_T_obj[body] = pose(prep.inertia_R.T, (0.0, 0.0, 0.0))
+        pb.changeDynamics(body, -1, lateralFriction=obj.asset.friction, restitution=obj.asset.restitution,
+                          rollingFriction=cfg.rolling_friction, spinningFriction=cfg.spinning_friction,
+                          contactProcessingThreshold=0.0, physicsClientId=cid, **dyn)
+        return body
+
     def load(self, spec: SceneSpec, cfg: PhysicsConfig) -> dict[int, int]:
         """Reset the world and add the table and the scene's objects at their
         spawn poses; returns instance_id -> body id."""
@@ -135,25 +158,7 @@ class PhysicsWorld:
         bodies = {}
         self._inertial_T_obj = {}
         for obj in spec.objects:
-            shape = self._collision_shape(obj)
-            t = obj.world_T_obj
-            mass = object_mass(obj.asset, obj.primitive)
-            extra = {}
-            if obj.primitive is None:
-                # Inertia from the mesh: principal axes as the inertial frame, moments on its diagonal.
-                prep = prepare(obj.asset)
-                extra = {"baseInertialFramePosition": [0.0, 0.0, 0.0],
-                         "baseInertialFrameOrientation": matrix_to_quat(prep.inertia_R)}
-            body = pb.createMultiBody(mass, shape, -1, t[:3, 3].tolist(), matrix_to_quat(t[:3, :3]),
-                                      physicsClientId=cid, **extra)
-            dyn = {}
-            if obj.primitive is None:
-                dyn["localInertiaDiagonal"] = (mass * prep.inertia_diag).tolist()
-                self._inertial_T_obj[body] = pose(prep.inertia_R.T, (0.0, 0.0, 0.0))
-            pb.changeDynamics(body, -1, lateralFriction=obj.asset.friction, restitution=obj.asset.restitution,
-                              rollingFriction=cfg.rolling_friction, spinningFriction=cfg.spinning_friction,
-                              contactProcessingThreshold=0.0, physicsClientId=cid, **dyn)
-            bodies[obj.instance_id] = body
+            bodies[obj.instance_id] = self.add_object(obj, cfg)
         self.bodies = dict(bodies)
         return bodies
 

@@ -73,6 +73,12 @@ def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bo
             if lic["name"] not in licenses:
                 licenses[lic["name"]] = {"id": len(licenses) + 1, "name": lic["name"], "url": lic.get("url", "")}
             lic_map[lic["id"]] = licenses[lic["name"]]["id"]
+        lib = src / "grasps" / "library"
+        if lib.is_dir():  # grasp libraries (per asset, not per image): the first source's copy is kept
+            (out / "grasps" / "library").mkdir(parents=True, exist_ok=True)
+            for f in sorted(lib.iterdir()):
+                if f.is_file() and not (out / "grasps" / "library" / f.name).exists():
+                    link_or_copy(f, out / "grasps" / "library" / f.name)
         img_map = {}
         for img in data["images"]:
             new = dict(img, id=len(images) + 1, source=i)
