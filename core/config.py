@@ -29,7 +29,10 @@ def _f(default, *, doc: str, lo=None, hi=None, lo_open=False, choices=None, is_r
 @dataclass
 class SceneConfig:
     builder: str = _f("tabletop", doc="scene builder: tabletop (objects dropped on a table), bin (dropped into a "
-                                      "tote with walls: dense piles, heavy occlusion)", choices=("tabletop", "bin"))
+                                      "tote with walls: dense piles, heavy occlusion), stack (objects placed on "
+                                      "top of each other before settling), clutter (many objects strewn over a "
+                                      "floor or a shelf, with distractors), or one registered through the "
+                                      "dropsynth.scene_builders entry point")
     num_objects: tuple[int, int] = _f((5, 15), is_range=True, doc="objects dropped per scene, [min, max] inclusive", lo=1, hi=200)
     table_size_m: tuple[float, float, float] = _f(
         (1.2, 0.8, 0.04), doc="table top full extents x, y, thickness (m); its top surface is z = 0", lo=0.01,
@@ -44,6 +47,19 @@ class SceneConfig:
                                                             "stands centred on the table", lo=0.05, hi=5.0)
     bin_wall_height_m: float = _f(0.12, doc="bin builder: wall height (m)", lo=0.01, hi=2.0)
     bin_wall_thickness_m: float = _f(0.012, doc="bin builder: wall thickness (m)", lo=0.002, hi=0.2)
+    stack_height: tuple[int, int] = _f((2, 4), is_range=True, doc="stack builder: [min, max] objects per column",
+                                       lo=1, hi=50)
+    stack_jitter_m: float = _f(0.01, doc="stack builder: sideways offset of each stacked object from its column's "
+                                         "axis, up to (m)", lo=0.0, hi=1.0)
+    clutter_surface: str = _f("floor", doc="clutter builder: floor (a wide floor) or shelf (a board with a back "
+                                           "wall; its front faces -y)", choices=("floor", "shelf"))
+    clutter_floor_m: tuple[float, float] = _f((2.0, 2.0), doc="clutter builder, floor: floor extents x, y (m)",
+                                              lo=0.1, hi=50.0)
+    clutter_area_m: tuple[float, float] = _f((0.9, 0.6), doc="clutter builder, floor: x, y extents of the area "
+                                                             "where objects are dropped (m)", lo=0.01, hi=50.0)
+    shelf_size_m: tuple[float, float] = _f((0.9, 0.32), doc="clutter builder, shelf: board width x and depth y "
+                                                            "(m)", lo=0.05, hi=20.0)
+    shelf_wall_height_m: float = _f(0.35, doc="clutter builder, shelf: back wall height (m)", lo=0.01, hi=5.0)
     max_tries: int = _f(200, doc="placement attempts per object before it is skipped (counted as unplaced)",
                         lo=1, hi=100000)
     categories: Optional[list[str]] = _f(None, doc="only use assets of these categories (default: all)")
@@ -370,6 +386,15 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
             normalize_ratios(cfg.output.splits)
         except ConfigError as e:
             raise ConfigError(f"{source}: output.splits: {e}") from None
+    from dropsynth.scenes import builders
+
+    if cfg.scene.builder not in builders.available():
+        raise ConfigError(f"{source}: scene.builder: unknown builder {cfg.scene.builder!r}"
+                          f"{_suggest(cfg.scene.builder, builders.available())} (available: "
+                          f"{', '.join(builders.available())})")
+    if cfg.scene.builder == "clutter" and any(a > f for a, f in zip(cfg.scene.clutter_area_m, cfg.scene.clutter_floor_m)):
+        raise ConfigError(f"{source}: scene.clutter_area_m: {list(cfg.scene.clutter_area_m)} is larger than the "
+                          f"floor {list(cfg.scene.clutter_floor_m)}")
     t = cfg.scene.table_size_m
     a = cfg.scene.spawn_area_m
     b, wt = cfg.scene.bin_inner_m, cfg.scene.bin_wall_thickness_m

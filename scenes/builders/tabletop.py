@@ -24,17 +24,23 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int) ->
     return build_in_area(cfg, catalog, seed, scene_index, cfg.scene.spawn_area_m, keep_inside=False)
 
 
+def random_color(mat: np.random.Generator) -> tuple[float, float, float, float]:
+    return tuple(float(c) for c in mat.uniform(0.1, 0.95, 3)) + (1.0,)
+
+
 def build_in_area(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int, area_m, keep_inside: bool,
-                  fixtures=(), workspace_m=None) -> SceneSpec:
+                  fixtures=(), workspace_m=None, table_size_m=None, spawn_height_m=None) -> SceneSpec:
     """Place objects above an ``area_m`` (x, y) rectangle centred on the
     table; with ``keep_inside`` each object's bounding sphere stays inside it
-    (a bin), else only its centre does."""
+    (a bin), else only its centre does. ``table_size_m`` and
+    ``spawn_height_m`` default to the config's."""
     sc = cfg.scene
     rng = seeding.scene_rng(seed, scene_index, "placement")
     mat = seeding.scene_rng(seed, scene_index, "materials")
     n = int(rng.integers(sc.num_objects[0], sc.num_objects[1] + 1))
     assets = catalog.assets
     probs = catalog.probabilities()
+    heights = spawn_height_m or sc.spawn_height_m
     placed: list[tuple[np.ndarray, float]] = []
     objects = []
     unplaced = 0
@@ -48,24 +54,31 @@ def build_in_area(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index:
         pos = None
         for _ in range(sc.max_tries):
             cand = np.array([rng.uniform(-hx, hx), rng.uniform(-hy, hy),
-                             radius + CLEARANCE_M + rng.uniform(*sc.spawn_height_m)])
+                             radius + CLEARANCE_M + rng.uniform(*heights)])
             if all(np.linalg.norm(cand - q) > radius + rq + CLEARANCE_M for q, rq in placed):
                 pos = cand
                 break
         # Primitives get a random colour; meshes keep their own texture or colour.
-        color = tuple(float(c) for c in mat.uniform(0.1, 0.95, 3)) + (1.0,) if prim is not None else None
+        color = random_color(mat) if prim is not None else None
         if pos is None:
             unplaced += 1
             continue
         placed.append((pos, radius))
         objects.append(ObjectSpec(instance_id=len(objects) + 1, asset=asset, world_T_obj=pose(rot, pos),
                                   primitive=prim, color_rgba=color))
+    return finish_scene(cfg, seed, scene_index, objects, mat, unplaced=unplaced, fixtures=fixtures,
+                        workspace_m=workspace_m, table_size_m=table_size_m)
+
+
+def finish_scene(cfg: RunConfig, seed: int, scene_index: int, objects, mat: np.random.Generator, *, unplaced=0,
+                 fixtures=(), workspace_m=None, table_size_m=None) -> SceneSpec:
+    """Table colour, background, cameras and lights around placed objects."""
     table_rgba = tuple(float(c) for c in mat.uniform(0.2, 0.8, 3)) + (1.0,)
     background = tuple(float(c) for c in mat.uniform(0.0, 1.0, 3))
     cameras = tuple(sample_camera(cfg.camera, seeding.view_rng(seed, scene_index, v, "camera"))
                     for v in range(cfg.views_per_scene))
     lights, ambient = sample_lights(cfg.lights, seeding.scene_rng(seed, scene_index, "lights"))
-    return SceneSpec(scene_index=scene_index, table_size_m=sc.table_size_m, objects=tuple(objects),
-                     cameras=cameras, lights=lights, ambient_rgb=ambient, table_rgba=table_rgba,
-                     background_rgb=background, unplaced=unplaced, fixtures=tuple(fixtures),
+    return SceneSpec(scene_index=scene_index, table_size_m=tuple(table_size_m or cfg.scene.table_size_m),
+                     objects=tuple(objects), cameras=cameras, lights=lights, ambient_rgb=ambient,
+                     table_rgba=table_rgba, background_rgb=background, unplaced=unplaced, fixtures=tuple(fixtures),
                      workspace_m=workspace_m)
