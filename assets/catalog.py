@@ -366,6 +366,18 @@ class AssetCatalog:
         return AssetCatalog(tuple(keep), weights)
 
 
+def for_run(cfg, pack_paths: list, source: str = "config") -> AssetCatalog:
+    """The catalog a run draws from: its packs, selected and weighted by the
+    config's ``scene`` keys, checked against the per-category keys."""
+    from dropsynth.scenes import composition
+
+    sc = cfg.scene
+    catalog = load_catalog(list(pack_paths), builtin=False, installed=False).select(
+        sc.categories, sc.objects, sc.category_weights, source=source)
+    composition.check(catalog, sc, source)
+    return catalog
+
+
 def user_pack_dir() -> Path:
     """Where ``dropsynth assets add`` installs packs: $DROPSYNTH_HOME/packs,
     default ~/.local/share/dropsynth/packs."""

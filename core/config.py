@@ -67,6 +67,15 @@ class SceneConfig:
     category_weights: Optional[dict[str, float]] = _f(
         None, doc="relative draw weight per category (default 1 each); a category's weight is shared by its "
                   "objects", lo=0.0, hi=1e6)
+    category_instances: Optional[dict[str, tuple[int, int]]] = _f(
+        None, doc="[min, max] instances per scene of a category, e.g. {mug: [1, 3]}; a scene's object count is "
+                  "raised (lowered) to the sum of the minimums (maximums) when needed", lo=0, hi=1000,
+        is_range=True)
+    class_shares: Optional[dict[str, float]] = _f(
+        None, doc="class balancing: requested share of a category among the objects drawn over the run, e.g. "
+                  "{ball: 0.3}; the other categories share the rest by their weights. Set up front from the "
+                  "config (every scene on its own, any worker order), by systematic sampling per scene", lo=0.0,
+        hi=1.0)
 
 
 @dataclass
@@ -291,8 +300,10 @@ def _coerce(v, typ, f, source, path):
         return out
     if origin is dict:
         if not isinstance(v, dict):
-            raise ConfigError(f"{_where(source, path)}: must be a mapping of names to numbers, got {v!r}")
-        return {str(k): _coerce_scalar(x, args[1], f, source, f"{path}.{k}") for k, x in v.items()}
+            raise ConfigError(f"{_where(source, path)}: must be a mapping of names to values, got {v!r}")
+        if typing.get_origin(args[1]) is None:
+            return {str(k): _coerce_scalar(x, args[1], f, source, f"{path}.{k}") for k, x in v.items()}
+        return {str(k): _coerce(x, args[1], f, source, f"{path}.{k}") for k, x in v.items()}
     if origin is list:
         if not isinstance(v, (list, tuple)):
             raise ConfigError(f"{_where(source, path)}: must be a list, got {v!r}")
@@ -522,7 +533,7 @@ def json_schema() -> dict:
         if origin is list:
             return {"type": "array", "items": scalar(args[0], f)}
         if origin is dict:
-            return {"type": "object", "additionalProperties": scalar(args[1], f)}
+            return {"type": "object", "additionalProperties": field_schema(args[1], f)}
         return scalar(typ, f)
 
     def obj(cls) -> dict:

@@ -187,7 +187,7 @@ class ShardWorker:
 
     def __init__(self, job: Job):
         from dropsynth import config as config_mod
-        from dropsynth.assets.catalog import load_catalog
+        from dropsynth.assets.catalog import for_run
         from dropsynth.render.pyrender_backend import PyrenderRenderer
         from dropsynth.scenes import builders
         from dropsynth.scenes.physics import PhysicsWorld
@@ -195,8 +195,7 @@ class ShardWorker:
         self.job = job
         self.cfg = config_mod.from_dict(job.config, "<job>")
         cfg = self.cfg
-        self.catalog = load_catalog(list(job.pack_paths), builtin=False, installed=False).select(
-            cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
+        self.catalog = for_run(cfg, job.pack_paths)
         self.category_ids = self.catalog.category_ids()
         self.build = builders.get(cfg.scene.builder)
         self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height)
@@ -369,7 +368,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
     (with the frames already complete when resuming). ``workers`` processes
     (``backend="local"``) or Ray actors (``backend="ray"``) make the shards.
     """
-    from dropsynth.assets.catalog import discover_packs, load_catalog
+    from dropsynth.assets.catalog import discover_packs, for_run
     from dropsynth.render.gl import APT_HINT, missing_libraries
     from dropsynth.scenes import builders
     from dropsynth.writers.coco import header, merge_parts, part_is_complete, part_path, read_part
@@ -382,8 +381,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
     pack_paths = [str(Path(p).resolve()) for p in
                   discover_packs(list(cfg.assets.packs) + list(packs or []), builtin=cfg.assets.builtin)]
-    catalog = load_catalog(pack_paths, builtin=False, installed=False).select(
-        cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
+    catalog = for_run(cfg, pack_paths)
     builders.get(cfg.scene.builder)
     job = Job(config=cfg.to_dict(), out_dir=str(out_dir), pack_paths=tuple(pack_paths),
               shard_scenes=cfg.output.shard_scenes)

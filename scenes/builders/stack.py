@@ -11,6 +11,7 @@ from dropsynth import seeding
 from dropsynth.assets.catalog import AssetCatalog
 from dropsynth.assets.mesh import prepare, primitive_mesh, sample_primitive
 from dropsynth.config import RunConfig
+from dropsynth.scenes import composition
 from dropsynth.scenes.builders.tabletop import CLEARANCE_M, finish_scene, random_color
 from dropsynth.scenes.samplers import pose
 from dropsynth.types import Asset, ObjectSpec, Primitive
@@ -71,9 +72,11 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int):
     mat = seeding.scene_rng(seed, scene_index, "materials")
     n = int(rng.integers(sc.num_objects[0], sc.num_objects[1] + 1))
     assets, probs = catalog.assets, catalog.probabilities()
+    planned = composition.plan(catalog, sc, n, rng)
+    n = len(planned) if planned is not None else n
     items = []
-    for _ in range(n):
-        asset = assets[int(rng.choice(len(assets), p=probs))]
+    for k in range(n):
+        asset = planned[k] if planned is not None else assets[int(rng.choice(len(assets), p=probs))]
         prim = sample_primitive(asset, rng) if asset.primitive_kind else None
         R = _rot_z(rng.uniform(0, 2 * math.pi)) @ flat_rotation(asset, prim)
         v = _vertices(asset, prim) @ R.T

@@ -7,6 +7,7 @@ from dropsynth import seeding
 from dropsynth.assets.catalog import AssetCatalog
 from dropsynth.assets.mesh import object_radius, sample_primitive
 from dropsynth.config import RunConfig
+from dropsynth.scenes import composition
 from dropsynth.scenes.samplers import pose, random_rotation, sample_camera, sample_lights
 from dropsynth.types import ObjectSpec, SceneSpec
 
@@ -40,13 +41,15 @@ def build_in_area(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index:
     n = int(rng.integers(sc.num_objects[0], sc.num_objects[1] + 1))
     assets = catalog.assets
     probs = catalog.probabilities()
+    planned = composition.plan(catalog, sc, n, rng)
+    n = len(planned) if planned is not None else n
     heights = spawn_height_m or sc.spawn_height_m
     placed: list[tuple[np.ndarray, float]] = []
     objects = []
     unplaced = 0
     hx0, hy0 = area_m[0] / 2, area_m[1] / 2
     for k in range(n):
-        asset = assets[int(rng.choice(len(assets), p=probs))]
+        asset = planned[k] if planned is not None else assets[int(rng.choice(len(assets), p=probs))]
         prim = sample_primitive(asset, rng) if asset.primitive_kind else None
         radius = object_radius(asset, prim)
         rot = random_rotation(rng)
