@@ -85,6 +85,20 @@ class AssetsConfig:
 
 
 @dataclass
+class DistractorConfig:
+    count: Optional[tuple[int, int]] = _f(None, doc="[min, max] distractors per scene, placed clear of the objects "
+                                                    "(null: the builder's default, [4, 10] for clutter, none for the "
+                                                    "others)", lo=0, hi=500, is_range=True)
+    packs: list[str] = _f(["builtin:distractors"], doc="packs the distractors come from (folders, archives, or "
+                                                      "builtin:NAME; relative paths: to the config file)")
+    categories: Optional[list[str]] = _f(None, doc="only these categories of the distractor packs (default: all)")
+    annotate: bool = _f(False, doc="false: distractors are drawn and occlude, but are 0 (background) in "
+                                   "instances/ and never in the annotations; true: annotated, all as one class "
+                                   "named class_name")
+    class_name: str = _f("distractor", doc="the class of annotated distractors")
+
+
+@dataclass
 class PhysicsConfig:
     time_step_s: float = _f(1.0 / 240.0, doc="fixed simulation step (s)", lo=1e-4, hi=0.05)
     max_steps: int = _f(2400, doc="step cap per scene; objects still moving then are left as they are",
@@ -213,6 +227,7 @@ class RunConfig:
     views_per_scene: int = _f(4, doc="camera views rendered per settled scene", lo=1, hi=10**6)
     scene: SceneConfig = field(default_factory=SceneConfig)
     assets: AssetsConfig = field(default_factory=AssetsConfig)
+    distractors: DistractorConfig = field(default_factory=DistractorConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     lights: LightConfig = field(default_factory=LightConfig)
@@ -422,7 +437,11 @@ def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None
     cfg = _build(RunConfig, data or {}, source, "")
     _cross_checks(cfg, source)
     if base_dir is not None:
-        cfg.assets.packs = [str(p if Path(p).is_absolute() else (base_dir / p)) for p in cfg.assets.packs]
+        def resolve(p: str) -> str:
+            return p if p.startswith("builtin:") or Path(p).is_absolute() else str(base_dir / p)
+
+        cfg.assets.packs = [resolve(p) for p in cfg.assets.packs]
+        cfg.distractors.packs = [resolve(p) for p in cfg.distractors.packs]
     return cfg
 
 

@@ -92,7 +92,7 @@ class Job:
 
 
 def _fingerprint(cfg: RunConfig, catalog) -> dict:
-    return {"config": cfg.to_dict(), "assets": [a.key for a in catalog.assets], "dropsynth": __version__}
+    return {"config": cfg.to_dict(), "assets": [a.key for a in catalog.all_assets], "dropsynth": __version__}
 
 
 def _first_difference(a, b, path="") -> str | None:
@@ -237,7 +237,8 @@ class ShardWorker:
         objs = {o.instance_id: o for o in settled.objects()}
         files, keys = {}, {a.instance_id: {} for a in anns}
         if "class" in want:
-            cls = gt.class_image(frame.instance_ids, {i: self.category_ids[o.asset.category] for i, o in objs.items()})
+            cls = gt.class_image(frame.instance_ids, {i: self.category_ids[o.asset.category] for i, o in objs.items()
+                                                      if o.annotate})
             files["class_file"] = images.write_extra("class", name, cls)
         if "normals" in want:
             n = gt.normals_from_depth(frame.depth_m, camera.K, frame.instance_ids)
@@ -441,7 +442,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
             for name, v in st["stage_seconds"].items():
                 stage[name] += v
         per_class.update(st["per_class"])
-    licenses = sorted({a.license for a in catalog.assets})
+    licenses = sorted({a.license for a in catalog.all_assets})
     head = header(catalog.categories, licenses, description=f"dropsynth {cfg.scene.builder} dataset",
                   seed=cfg.seed, mask_format=cfg.output.mask_format, keypoints=cfg.output.keypoints)
     merge_parts(out_dir / "annotations" / "instances.json", head, parts)

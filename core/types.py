@@ -71,6 +71,8 @@ class ObjectSpec:
     ``instance_id`` >= 1 is unique within the scene and is the value written
     to the instance image. ``primitive`` is set for procedural assets (its
     per-instance size); ``color_rgba`` overrides the asset's colour when set.
+    ``annotate`` False: a distractor, simulated and drawn (it occludes) but 0
+    in the instance image and never annotated.
     """
 
     instance_id: int
@@ -78,6 +80,7 @@ class ObjectSpec:
     world_T_obj: np.ndarray  # (4, 4) float64, object frame = centre of mass
     primitive: Primitive | None = None
     color_rgba: tuple[float, float, float, float] | None = None
+    annotate: bool = True
 
 
 @dataclass(frozen=True)

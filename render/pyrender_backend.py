@@ -122,8 +122,9 @@ class PyrenderRenderer:
         self._nodes = {}
         for obj in objs:
             node = scene.add(self._asset_mesh(obj), pose=settled.poses[obj.instance_id])
-            seg[node] = id_to_color(obj.instance_id)
-            self._nodes[obj.instance_id] = node
+            seg[node] = id_to_color(obj.instance_id) if obj.annotate else (0, 0, 0)  # a distractor: background
+            if obj.annotate:
+                self._nodes[obj.instance_id] = node
         for light in spec.lights:
             cls = {"directional": pyrender.DirectionalLight, "point": pyrender.PointLight,
                    "spot": pyrender.SpotLight}[light.kind]

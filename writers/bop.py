@@ -322,7 +322,7 @@ class _Models:
         self.cfg = config_mod.from_dict(run["config"], str(run_path))
         self.seed = int(run.get("seed", self.cfg.seed))
         self.catalog = for_run(self.cfg, packs, source=str(run_path))
-        self.assets = {a.key: a for a in self.catalog.assets}
+        self.assets = {a.key: a for a in self.catalog.all_assets}
         self._specs: dict[int, dict] = {}
         self._build = None
         self.meshes: dict[str, _Model] = {}  # asset key -> model
@@ -374,7 +374,7 @@ class _Models:
         return m
 
     def assign_ids(self) -> list[_Model]:
-        order = {a.key: i for i, a in enumerate(self.catalog.assets)}
+        order = {a.key: i for i, a in enumerate(self.catalog.all_assets)}
         models = sorted(self.meshes.values(), key=lambda m: order[m.asset_id])
         models += sorted(self.prims.values(), key=lambda m: m.first_seen)
         for i, m in enumerate(models):

@@ -12,7 +12,7 @@ from dropsynth.assets.catalog import AssetCatalog
 from dropsynth.assets.mesh import prepare, primitive_mesh, sample_primitive
 from dropsynth.config import RunConfig
 from dropsynth.scenes import composition
-from dropsynth.scenes.builders.tabletop import CLEARANCE_M, finish_scene, random_color
+from dropsynth.scenes.builders.tabletop import CLEARANCE_M, add_distractors, finish_scene, random_color
 from dropsynth.scenes.samplers import pose
 from dropsynth.types import Asset, ObjectSpec, Primitive
 
@@ -127,4 +127,6 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int):
             xy = centre + r * np.array([math.cos(a), math.sin(a)])
             objects.append(ObjectSpec(instance_id=len(objects) + 1, asset=asset,
                                       world_T_obj=pose(R, (xy[0], xy[1], z)), primitive=prim, color_rgba=color))
-    return finish_scene(cfg, seed, scene_index, objects, mat, unplaced=unplaced)
+    objects, missed = add_distractors(cfg, catalog, seed, scene_index, objects, sc.spawn_area_m, False,
+                                      sc.spawn_height_m)
+    return finish_scene(cfg, seed, scene_index, objects, mat, unplaced=unplaced + missed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from dropsynth import seeding
-from dropsynth.assets.catalog import AssetCatalog
+from dropsynth.assets.catalog import AssetCatalog, distractor_range
 from dropsynth.assets.mesh import object_radius, sample_primitive
 from dropsynth.config import RunConfig
 from dropsynth.scenes import composition
@@ -69,8 +69,45 @@ def build_in_area(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index:
         placed.append((pos, radius))
         objects.append(ObjectSpec(instance_id=len(objects) + 1, asset=asset, world_T_obj=pose(rot, pos),
                                   primitive=prim, color_rgba=color))
-    return finish_scene(cfg, seed, scene_index, objects, mat, unplaced=unplaced, fixtures=fixtures,
+    objects, missed = add_distractors(cfg, catalog, seed, scene_index, objects, area_m, keep_inside, heights)
+    return finish_scene(cfg, seed, scene_index, objects, mat, unplaced=unplaced + missed, fixtures=fixtures,
                         workspace_m=workspace_m, table_size_m=table_size_m)
+
+
+def add_distractors(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int, objects: list, area_m,
+                    keep_inside: bool, heights) -> tuple[list, int]:
+    """Append the scene's distractors (config ``distractors``, drawn from the
+    scene's "distractors" stream) at free spots above ``area_m``, clear of
+    the objects' bounding spheres. Returns (objects, distractors not placed)."""
+    lo, hi = distractor_range(cfg)
+    if hi == 0 or not catalog.distractors:
+        return objects, 0
+    rng = seeding.scene_rng(seed, scene_index, "distractors")
+    occupied = [(o.world_T_obj[:3, 3], object_radius(o.asset, o.primitive)) for o in objects]
+    objects, missed = list(objects), 0
+    for _ in range(int(rng.integers(lo, hi + 1))):
+        asset = catalog.distractors[int(rng.integers(len(catalog.distractors)))]
+        prim = sample_primitive(asset, rng) if asset.primitive_kind else None
+        radius = object_radius(asset, prim)
+        rot = random_rotation(rng)
+        color = random_color(rng) if prim is not None else None
+        hx, hy = area_m[0] / 2, area_m[1] / 2
+        if keep_inside:
+            hx, hy = max(hx - radius, 1e-3), max(hy - radius, 1e-3)
+        pos = None
+        for _ in range(cfg.scene.max_tries):
+            cand = np.array([rng.uniform(-hx, hx), rng.uniform(-hy, hy),
+                             radius + CLEARANCE_M + rng.uniform(*heights)])
+            if all(np.linalg.norm(cand - q) > radius + rq + CLEARANCE_M for q, rq in occupied):
+                pos = cand
+                break
+        if pos is None:
+            missed += 1
+            continue
+        occupied.append((pos, radius))
+        objects.append(ObjectSpec(instance_id=len(objects) + 1, asset=asset, world_T_obj=pose(rot, pos),
+                                  primitive=prim, color_rgba=color, annotate=catalog.distractor_class is not None))
+    return objects, missed
 
 
 def finish_scene(cfg: RunConfig, seed: int, scene_index: int, objects, mat: np.random.Generator, *, unplaced=0,
