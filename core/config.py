@@ -60,6 +60,8 @@ class SceneConfig:
     shelf_size_m: tuple[float, float] = _f((0.9, 0.32), doc="clutter builder, shelf: board width x and depth y "
                                                             "(m)", lo=0.05, hi=20.0)
     shelf_wall_height_m: float = _f(0.35, doc="clutter builder, shelf: back wall height (m)", lo=0.01, hi=5.0)
+    single_category: bool = _f(False, doc="one-class crowds: all objects of a scene from one category, drawn per "
+                                          "scene by the category weights and class_shares")
     max_tries: int = _f(200, doc="placement attempts per object before it is skipped (counted as unplaced)",
                         lo=1, hi=100000)
     categories: Optional[list[str]] = _f(None, doc="only use assets of these categories (default: all)")
@@ -222,6 +224,9 @@ class SensorConfig:
 
 @dataclass
 class RunConfig:
+    preset: Optional[str] = _f(None, doc="edge-case preset applied before this file's keys: occlusion, tiny, "
+                                         "truncation, thin, crowd (see dropsynth.presets)",
+                               choices=("occlusion", "tiny", "truncation", "thin", "crowd"))
     seed: int = _f(0, doc="master seed; every random draw derives from it", lo=0, hi=2**63 - 1)
     scenes: int = _f(8, doc="settled scenes to generate", lo=1, lo_open=False, hi=10**9)
     views_per_scene: int = _f(4, doc="camera views rendered per settled scene", lo=1, hi=10**6)
@@ -431,10 +436,27 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: scene.spawn_area_m: {list(a)} is larger than the table {list(t[:2])}")
 
 
+def apply_preset(data: dict, source: str) -> dict:
+    """The preset's keys with ``data``'s own on top (``data`` unchanged
+    without a preset). Applying it again to the result changes nothing."""
+    from dropsynth.presets import PRESETS
+
+    name = (data or {}).get("preset")
+    if name is None:
+        return data or {}
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ConfigError(f"{_where(source, 'preset')}: must be one of {', '.join(PRESETS)}, got {name!r}"
+                          + (_suggest(name, PRESETS) if isinstance(name, str) else ""))
+    return _merge(PRESETS[name], data)
+
+
 def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
-    """Build and check a RunConfig from a parsed YAML mapping. Relative pack
-    paths are resolved against ``base_dir`` (the config file's folder)."""
-    cfg = _build(RunConfig, data or {}, source, "")
+    """Build and check a RunConfig from a parsed YAML mapping (after its
+    preset, if any). Relative pack paths are resolved against ``base_dir``
+    (the config file's folder)."""
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
+    cfg = _build(RunConfig, apply_preset(data or {}, source), source, "")
     _cross_checks(cfg, source)
     if base_dir is not None:
         def resolve(p: str) -> str:

@@ -63,13 +63,17 @@ def plan(catalog: AssetCatalog, scene_cfg, n: int, rng: np.random.Generator) -> 
     the sum of the maximums, when it falls outside them.
     """
     shares, ranges = scene_cfg.class_shares, scene_cfg.category_instances
-    if not shares and not ranges:
+    if not shares and not ranges and not scene_cfg.single_category:
         return None
     probs = category_probabilities(catalog, shares)
     cats = list(probs)
     p = np.array([probs[c] for c in cats])
-    lo = np.array([(ranges or {}).get(c, (0, 0))[0] for c in cats])
-    hi = np.array([(ranges or {}).get(c, (0, math.inf))[1] if c in (ranges or {}) else math.inf for c in cats])
+    if scene_cfg.single_category:
+        one = np.zeros(len(cats))
+        one[int(rng.choice(len(cats), p=p))] = 1.0
+        p = one
+    lo = np.array([(ranges or {}).get(c, (0, 0))[0] if p[i] > 0 else 0 for i, c in enumerate(cats)])
+    hi = np.array([(ranges or {}).get(c, (0, math.inf))[1] if p[i] > 0 else 0 for i, c in enumerate(cats)])
     n = int(min(max(n, lo.sum()), hi.sum()))
     counts = _systematic(p * n, n, rng)
     # Within [min, max]: lift the short ones, trim the full ones, and hand the
