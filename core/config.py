@@ -100,6 +100,46 @@ class DistractorConfig:
     class_name: str = _f("distractor", doc="the class of annotated distractors")
 
 
+TEXTURE_KINDS = ("plain", "noise", "stripes", "checker", "image")
+
+
+@dataclass
+class MaterialsConfig:
+    randomize: list[str] = _f([], doc="surfaces that get random materials (base colour, roughness, metallic, "
+                                      "texture), drawn per scene from the materials stream: objects (primitives, "
+                                      "and meshes unless keep_asset_textures), table (the table, floor or shelf "
+                                      "board), fixtures (bin and shelf walls); empty: plain colours as before",
+                              choices=("objects", "table", "fixtures"), allow_empty=True)
+    keep_asset_textures: bool = _f(True, doc="meshes keep their own texture and colour when objects are randomized")
+    color: tuple[float, float] = _f((0.05, 0.95), is_range=True, doc="[min, max] of each base colour channel "
+                                                                      "(and of a texture's two colours)", lo=0.0,
+                                    hi=1.0)
+    roughness: tuple[float, float] = _f((0.3, 0.95), is_range=True, doc="[min, max] roughness", lo=0.0, hi=1.0)
+    metallic: tuple[float, float] = _f((0.0, 0.3), is_range=True, doc="[min, max] metallic", lo=0.0, hi=1.0)
+    textures: list[str] = _f(["plain", "noise", "stripes", "checker"], doc="texture kinds drawn from (uniformly): "
+                                                                           "plain (base colour only), noise, "
+                                                                           "stripes, checker, image (from "
+                                                                           "texture_folder)", choices=TEXTURE_KINDS)
+    texture_folder: Optional[str] = _f(None, doc="folder of PNG/JPEG images for the image texture kind "
+                                                 "(relative: to the config file)")
+    texture_tile_m: tuple[float, float] = _f((0.04, 0.3), is_range=True, doc="[min, max] size of one texture "
+                                                                             "tile on a surface (m)", lo=0.001,
+                                             hi=100.0)
+    texture_frequency: tuple[int, int] = _f((2, 8), is_range=True, doc="[min, max] periods of a procedural "
+                                                                       "texture per tile", lo=1, hi=256)
+
+
+@dataclass
+class BackgroundConfig:
+    kinds: list[str] = _f(["color"], doc="drawn per scene (uniformly) from: color (a plain colour), noise, stripes, "
+                                         "checker (procedural), image (from image_folder); composited where "
+                                         "nothing is drawn (depth 0)",
+                          choices=("color", "noise", "stripes", "checker", "image"))
+    image_folder: Optional[str] = _f(None, doc="folder of PNG/JPEG background images (relative: to the config file)")
+    frequency: tuple[int, int] = _f((3, 24), is_range=True, doc="[min, max] periods of a procedural background "
+                                                                "across the image", lo=1, hi=1024)
+
+
 @dataclass
 class PhysicsConfig:
     time_step_s: float = _f(1.0 / 240.0, doc="fixed simulation step (s)", lo=1e-4, hi=0.05)
@@ -233,6 +273,8 @@ class RunConfig:
     scene: SceneConfig = field(default_factory=SceneConfig)
     assets: AssetsConfig = field(default_factory=AssetsConfig)
     distractors: DistractorConfig = field(default_factory=DistractorConfig)
+    materials: MaterialsConfig = field(default_factory=MaterialsConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     lights: LightConfig = field(default_factory=LightConfig)
@@ -436,6 +478,29 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: scene.spawn_area_m: {list(a)} is larger than the table {list(t[:2])}")
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def image_files(folder: str) -> list[str]:
+    """The PNG/JPEG files of a folder, sorted by name (the order draws index)."""
+    return sorted(str(p) for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _check_folders(cfg: RunConfig, source: str) -> None:
+    for path, folder, needed in (("materials.texture_folder", cfg.materials.texture_folder,
+                                  "image" in cfg.materials.textures and cfg.materials.randomize),
+                                 ("background.image_folder", cfg.background.image_folder,
+                                  "image" in cfg.background.kinds)):
+        if folder is None:
+            if needed:
+                raise ConfigError(f"{source}: {path}: needed for the image kind; name a folder of PNG/JPEG images")
+            continue
+        if not Path(folder).is_dir():
+            raise ConfigError(f"{source}: {path}: folder not found: {folder}")
+        if needed and not image_files(folder):
+            raise ConfigError(f"{source}: {path}: no PNG or JPEG images in {folder}")
+
+
 def apply_preset(data: dict, source: str) -> dict:
     """The preset's keys with ``data``'s own on top (``data`` unchanged
     without a preset). Applying it again to the result changes nothing."""
@@ -464,6 +529,10 @@ def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None
 
         cfg.assets.packs = [resolve(p) for p in cfg.assets.packs]
         cfg.distractors.packs = [resolve(p) for p in cfg.distractors.packs]
+        for sec, key in ((cfg.materials, "texture_folder"), (cfg.background, "image_folder")):
+            if getattr(sec, key) is not None:
+                setattr(sec, key, resolve(getattr(sec, key)))
+    _check_folders(cfg, source)
     return cfg
 
 

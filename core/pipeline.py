@@ -13,6 +13,7 @@ result is returned as a RunSummary (the CLI draws the bar and the summary).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -292,6 +293,11 @@ class ShardWorker:
                 image_index = s * cfg.views_per_scene + v
                 t0 = time.perf_counter()
                 frame = self.renderer.render(camera)
+                if spec.background is not None:  # config background: composited where nothing is drawn
+                    from dropsynth.textures import composite_background
+
+                    frame = dataclasses.replace(frame, rgb=composite_background(frame.rgb, frame.depth_m,
+                                                                                spec.background))
                 amodal = None
                 if cfg.output.amodal or cfg.output.min_visible_fraction > 0:
                     amodal = self.renderer.amodal_masks()

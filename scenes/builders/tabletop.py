@@ -7,7 +7,7 @@ from dropsynth import seeding
 from dropsynth.assets.catalog import AssetCatalog, distractor_range
 from dropsynth.assets.mesh import object_radius, sample_primitive
 from dropsynth.config import RunConfig
-from dropsynth.scenes import composition
+from dropsynth.scenes import composition, materials
 from dropsynth.scenes.samplers import pose, random_rotation, sample_camera, sample_lights
 from dropsynth.types import ObjectSpec, SceneSpec
 
@@ -115,10 +115,12 @@ def finish_scene(cfg: RunConfig, seed: int, scene_index: int, objects, mat: np.r
     """Table colour, background, cameras and lights around placed objects."""
     table_rgba = tuple(float(c) for c in mat.uniform(0.2, 0.8, 3)) + (1.0,)
     background = tuple(float(c) for c in mat.uniform(0.0, 1.0, 3))
+    objects, fixtures, table_material = materials.assign(cfg, objects, fixtures, mat)
+    bg_texture = materials.sample_background(cfg, mat)
     cameras = tuple(sample_camera(cfg.camera, seeding.view_rng(seed, scene_index, v, "camera"))
                     for v in range(cfg.views_per_scene))
     lights, ambient = sample_lights(cfg.lights, seeding.scene_rng(seed, scene_index, "lights"))
     return SceneSpec(scene_index=scene_index, table_size_m=tuple(table_size_m or cfg.scene.table_size_m),
                      objects=tuple(objects), cameras=cameras, lights=lights, ambient_rgb=ambient,
                      table_rgba=table_rgba, background_rgb=background, unplaced=unplaced, fixtures=tuple(fixtures),
-                     workspace_m=workspace_m)
+                     workspace_m=workspace_m, table_material=table_material, background=bg_texture)
