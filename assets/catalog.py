@@ -376,11 +376,14 @@ class AssetCatalog:
         return AssetCatalog(tuple(keep), weights)
 
 
-def for_run(cfg, pack_paths: list, source: str = "config") -> AssetCatalog:
+def for_run(cfg, pack_paths: list, source: str | None = None) -> AssetCatalog:
     """The catalog a run draws from: its packs, selected and weighted by the
-    config's ``scene`` keys, checked against the per-category keys."""
+    config's ``scene`` keys, checked against the per-category keys, and its
+    distractors (config ``distractors``). ``source``: the config file named
+    in errors (default: where ``cfg`` was loaded from)."""
     from dropsynth.scenes import composition
 
+    source = source or getattr(cfg, "_source", "config")
     sc = cfg.scene
     catalog = load_catalog(list(pack_paths), builtin=False, installed=False).select(
         sc.categories, sc.objects, sc.category_weights, source=source)
@@ -390,7 +393,10 @@ def for_run(cfg, pack_paths: list, source: str = "config") -> AssetCatalog:
         return catalog
     found: list[Asset] = []
     for p in d.packs:
-        found += load_pack(pack_location(p))
+        try:
+            found += load_pack(pack_location(p))
+        except AssetError as e:
+            raise AssetError(f"{source}: distractors.packs: {e}") from None
     if d.categories:
         known = sorted({a.category for a in found})
         for c in d.categories:

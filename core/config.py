@@ -555,7 +555,9 @@ def load(path: str | Path | None, overrides: dict | None = None) -> RunConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
     merged = _merge(data, overrides or {})
-    return from_dict(merged, source, Path(path).parent if path is not None else None)
+    cfg = from_dict(merged, source, Path(path).parent if path is not None else None)
+    cfg._source = source  # not a field: errors found later (against the asset packs) name the file too
+    return cfg
 
 
 def _merge(base: dict, over: dict) -> dict:
