@@ -7,6 +7,7 @@ Every problem is reported as ``file: field: what is wrong``.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from dataclasses import dataclass
@@ -302,13 +303,22 @@ class AssetCatalog:
 
     assets: tuple[Asset, ...]
     weights: tuple[float, ...] = ()  # one per asset; empty = uniform over assets
+    distractors: tuple[Asset, ...] = ()  # drawn by the builders as distractors (config: distractors)
+    distractor_class: str | None = None  # their annotated class (category of every distractor), or None: not annotated
+
+    @property
+    def all_assets(self) -> tuple[Asset, ...]:
+        return self.assets + self.distractors
 
     @property
     def categories(self) -> list[tuple[str, str]]:
-        """(name, supercategory) per category, in first-appearance order."""
+        """(name, supercategory) per annotated category, in first-appearance
+        order; annotated distractors are one class, last."""
         out: dict[str, str] = {}
         for a in self.assets:
             out.setdefault(a.category, a.supercategory)
+        if self.distractor_class and self.distractors:
+            out.setdefault(self.distractor_class, "distractor")
         return list(out.items())
 
     @property
@@ -366,6 +376,63 @@ class AssetCatalog:
         return AssetCatalog(tuple(keep), weights)
 
 
+def for_run(cfg, pack_paths: list, source: str | None = None) -> AssetCatalog:
+    """The catalog a run draws from: its packs, selected and weighted by the
+    config's ``scene`` keys, checked against the per-category keys, and its
+    distractors (config ``distractors``). ``source``: the config file named
+    in errors (default: where ``cfg`` was loaded from)."""
+    from dropsynth.scenes import composition
+
+    source = source or getattr(cfg, "_source", "config")
+    sc = cfg.scene
+    catalog = load_catalog(list(pack_paths), builtin=False, installed=False).select(
+        sc.categories, sc.objects, sc.category_weights, source=source)
+    composition.check(catalog, sc, source)
+    d = cfg.distractors
+    if distractor_range(cfg) == (0, 0):
+        return catalog
+    found: list[Asset] = []
+    for p in d.packs:
+        try:
+            found += load_pack(pack_location(p))
+        except AssetError as e:
+            raise AssetError(f"{source}: distractors.packs: {e}") from None
+    if d.categories:
+        known = sorted({a.category for a in found})
+        for c in d.categories:
+            if c not in known:
+                raise AssetError(f"{source}: distractors.categories: unknown category {c!r}{_suggest(c, known)} "
+                                 f"(known: {', '.join(known)})")
+        found = [a for a in found if a.category in d.categories]
+    if not found:
+        raise AssetError(f"{source}: distractors.packs: no distractor objects in {', '.join(d.packs)}")
+    if d.annotate:
+        found = [dataclasses.replace(a, category=d.class_name, supercategory="distractor") for a in found]
+    return dataclasses.replace(catalog, distractors=tuple(found), distractor_class=d.class_name if d.annotate else None)
+
+
+def distractor_range(cfg) -> tuple[int, int]:
+    """[min, max] distractors per scene: the config's, else the builder's default."""
+    if cfg.distractors.count is not None:
+        return tuple(cfg.distractors.count)
+    return (4, 10) if cfg.scene.builder == "clutter" else (0, 0)
+
+
+def pack_location(ref: str | Path) -> Path:
+    """A pack reference: ``builtin:NAME`` (a pack shipped with dropsynth:
+    builtin, distractors, thin) or a path."""
+    ref = str(ref)
+    if ref.startswith("builtin:"):
+        name = ref[len("builtin:"):]
+        shipped = sorted(p.parent.name for p in Path(__file__).parent.glob("*/pack.yaml")
+                         if p.parent.name != "example_pack")
+        if name not in shipped:
+            raise AssetError(f"{ref}: no built-in pack named {name!r}{_suggest(name, shipped)} "
+                             f"(built-in: {', '.join(shipped)})")
+        return Path(__file__).parent / name
+    return Path(ref)
+
+
 def user_pack_dir() -> Path:
     """Where ``dropsynth assets add`` installs packs: $DROPSYNTH_HOME/packs,
     default ~/.local/share/dropsynth/packs."""
@@ -382,7 +449,7 @@ def discover_packs(extra: list[str | Path] | None = None, builtin: bool = True) 
         out += sorted(p for p in udir.iterdir() if (p / "pack.yaml").is_file())
     env = os.environ.get(ENV_PACKS, "")
     out += [Path(p) for p in env.split(os.pathsep) if p]
-    out += [Path(p) for p in extra or []]
+    out += [pack_location(p) for p in extra or []]
     return out
 
 

@@ -339,7 +339,7 @@ def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: st
     shape = instance_ids.shape
     out = []
     for obj in settled.objects():
-        m = masks.get(obj.instance_id)
+        m = masks.get(obj.instance_id) if obj.annotate else None
         if m is None:
             continue
         crop, (x0, y0, _, _) = m.mask, m.bbox

@@ -73,6 +73,7 @@ def main():
 @click.option("--assets", "packs", multiple=True, type=click.Path(),
               help="Extra asset pack: folder or .tar.gz/.zip (repeatable; also $DROPSYNTH_ASSETS).")
 @click.option("--no-builtin", is_flag=True, help="Leave out the built-in asset pack [config: assets.builtin].")
+@click.option("--preset", help="Edge-case preset: occlusion, tiny, truncation, thin, crowd [config: preset].")
 @click.option("--overwrite", is_flag=True, help="Replace a previous dropsynth output in --out.")
 @click.option("--resume", is_flag=True,
               help="Finish an interrupted run in --out (same config and seed): keep complete shards, redo the rest.")
@@ -84,7 +85,7 @@ def main():
 @click.option("-v", "--verbose", is_flag=True, help="Log details and show tracebacks.")
 @_clean_errors
 def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height, mask_format, sets, packs,
-             no_builtin, overwrite, resume, workers, backend, ray_address, no_progress, verbose):
+             no_builtin, preset, overwrite, resume, workers, backend, ray_address, no_progress, verbose):
     """Generate a dataset: drop objects, settle them, render views, write COCO."""
     from dropsynth import config as config_mod
     from dropsynth.pipeline import default_workers, generate as run
@@ -107,6 +108,8 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
         overrides.setdefault("output", {})["mask_format"] = mask_format
     if no_builtin:
         overrides.setdefault("assets", {})["builtin"] = False
+    if preset:
+        overrides["preset"] = preset
     cfg = config_mod.load(config_path, overrides)
     total = cfg.scenes * cfg.views_per_scene
 

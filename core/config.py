@@ -29,7 +29,10 @@ def _f(default, *, doc: str, lo=None, hi=None, lo_open=False, choices=None, is_r
 @dataclass
 class SceneConfig:
     builder: str = _f("tabletop", doc="scene builder: tabletop (objects dropped on a table), bin (dropped into a "
-                                      "tote with walls: dense piles, heavy occlusion)", choices=("tabletop", "bin"))
+                                      "tote with walls: dense piles, heavy occlusion), stack (objects placed on "
+                                      "top of each other before settling), clutter (many objects strewn over a "
+                                      "floor or a shelf, with distractors), or one registered through the "
+                                      "dropsynth.scene_builders entry point")
     num_objects: tuple[int, int] = _f((5, 15), is_range=True, doc="objects dropped per scene, [min, max] inclusive", lo=1, hi=200)
     table_size_m: tuple[float, float, float] = _f(
         (1.2, 0.8, 0.04), doc="table top full extents x, y, thickness (m); its top surface is z = 0", lo=0.01,
@@ -44,6 +47,21 @@ class SceneConfig:
                                                             "stands centred on the table", lo=0.05, hi=5.0)
     bin_wall_height_m: float = _f(0.12, doc="bin builder: wall height (m)", lo=0.01, hi=2.0)
     bin_wall_thickness_m: float = _f(0.012, doc="bin builder: wall thickness (m)", lo=0.002, hi=0.2)
+    stack_height: tuple[int, int] = _f((2, 4), is_range=True, doc="stack builder: [min, max] objects per column",
+                                       lo=1, hi=50)
+    stack_jitter_m: float = _f(0.01, doc="stack builder: sideways offset of each stacked object from its column's "
+                                         "axis, up to (m)", lo=0.0, hi=1.0)
+    clutter_surface: str = _f("floor", doc="clutter builder: floor (a wide floor) or shelf (a board with a back "
+                                           "wall; its front faces -y)", choices=("floor", "shelf"))
+    clutter_floor_m: tuple[float, float] = _f((2.0, 2.0), doc="clutter builder, floor: floor extents x, y (m)",
+                                              lo=0.1, hi=50.0)
+    clutter_area_m: tuple[float, float] = _f((0.9, 0.6), doc="clutter builder, floor: x, y extents of the area "
+                                                             "where objects are dropped (m)", lo=0.01, hi=50.0)
+    shelf_size_m: tuple[float, float] = _f((0.9, 0.32), doc="clutter builder, shelf: board width x and depth y "
+                                                            "(m)", lo=0.05, hi=20.0)
+    shelf_wall_height_m: float = _f(0.35, doc="clutter builder, shelf: back wall height (m)", lo=0.01, hi=5.0)
+    single_category: bool = _f(False, doc="one-class crowds: all objects of a scene from one category, drawn per "
+                                          "scene by the category weights and class_shares")
     max_tries: int = _f(200, doc="placement attempts per object before it is skipped (counted as unplaced)",
                         lo=1, hi=100000)
     categories: Optional[list[str]] = _f(None, doc="only use assets of these categories (default: all)")
@@ -51,12 +69,75 @@ class SceneConfig:
     category_weights: Optional[dict[str, float]] = _f(
         None, doc="relative draw weight per category (default 1 each); a category's weight is shared by its "
                   "objects", lo=0.0, hi=1e6)
+    category_instances: Optional[dict[str, tuple[int, int]]] = _f(
+        None, doc="[min, max] instances per scene of a category, e.g. {mug: [1, 3]}; a scene's object count is "
+                  "raised (lowered) to the sum of the minimums (maximums) when needed", lo=0, hi=1000,
+        is_range=True)
+    class_shares: Optional[dict[str, float]] = _f(
+        None, doc="class balancing: requested share of a category among the objects drawn over the run, e.g. "
+                  "{ball: 0.3}; the other categories share the rest by their weights. Set up front from the "
+                  "config (every scene on its own, any worker order), by systematic sampling per scene", lo=0.0,
+        hi=1.0)
 
 
 @dataclass
 class AssetsConfig:
     builtin: bool = _f(True, doc="use the built-in pack")
     packs: list[str] = _f([], doc="extra asset pack folders or archives (relative paths: to the config file)")
+
+
+@dataclass
+class DistractorConfig:
+    count: Optional[tuple[int, int]] = _f(None, doc="[min, max] distractors per scene, placed clear of the objects "
+                                                    "(null: the builder's default, [4, 10] for clutter, none for the "
+                                                    "others)", lo=0, hi=500, is_range=True)
+    packs: list[str] = _f(["builtin:distractors"], doc="packs the distractors come from (folders, archives, or "
+                                                      "builtin:NAME; relative paths: to the config file)")
+    categories: Optional[list[str]] = _f(None, doc="only these categories of the distractor packs (default: all)")
+    annotate: bool = _f(False, doc="false: distractors are drawn and occlude, but are 0 (background) in "
+                                   "instances/ and never in the annotations; true: annotated, all as one class "
+                                   "named class_name")
+    class_name: str = _f("distractor", doc="the class of annotated distractors")
+
+
+TEXTURE_KINDS = ("plain", "noise", "stripes", "checker", "image")
+
+
+@dataclass
+class MaterialsConfig:
+    randomize: list[str] = _f([], doc="surfaces that get random materials (base colour, roughness, metallic, "
+                                      "texture), drawn per scene from the materials stream: objects (primitives, "
+                                      "and meshes unless keep_asset_textures), table (the table, floor or shelf "
+                                      "board), fixtures (bin and shelf walls); empty: plain colours as before",
+                              choices=("objects", "table", "fixtures"), allow_empty=True)
+    keep_asset_textures: bool = _f(True, doc="meshes keep their own texture and colour when objects are randomized")
+    color: tuple[float, float] = _f((0.05, 0.95), is_range=True, doc="[min, max] of each base colour channel "
+                                                                      "(and of a texture's two colours)", lo=0.0,
+                                    hi=1.0)
+    roughness: tuple[float, float] = _f((0.3, 0.95), is_range=True, doc="[min, max] roughness", lo=0.0, hi=1.0)
+    metallic: tuple[float, float] = _f((0.0, 0.3), is_range=True, doc="[min, max] metallic", lo=0.0, hi=1.0)
+    textures: list[str] = _f(["plain", "noise", "stripes", "checker"], doc="texture kinds drawn from (uniformly): "
+                                                                           "plain (base colour only), noise, "
+                                                                           "stripes, checker, image (from "
+                                                                           "texture_folder)", choices=TEXTURE_KINDS)
+    texture_folder: Optional[str] = _f(None, doc="folder of PNG/JPEG images for the image texture kind "
+                                                 "(relative: to the config file)")
+    texture_tile_m: tuple[float, float] = _f((0.04, 0.3), is_range=True, doc="[min, max] size of one texture "
+                                                                             "tile on a surface (m)", lo=0.001,
+                                             hi=100.0)
+    texture_frequency: tuple[int, int] = _f((2, 8), is_range=True, doc="[min, max] periods of a procedural "
+                                                                       "texture per tile", lo=1, hi=256)
+
+
+@dataclass
+class BackgroundConfig:
+    kinds: list[str] = _f(["color"], doc="drawn per scene (uniformly) from: color (a plain colour), noise, stripes, "
+                                         "checker (procedural), image (from image_folder); composited where "
+                                         "nothing is drawn (depth 0)",
+                          choices=("color", "noise", "stripes", "checker", "image"))
+    image_folder: Optional[str] = _f(None, doc="folder of PNG/JPEG background images (relative: to the config file)")
+    frequency: tuple[int, int] = _f((3, 24), is_range=True, doc="[min, max] periods of a procedural background "
+                                                                "across the image", lo=1, hi=1024)
 
 
 @dataclass
@@ -217,11 +298,17 @@ class GraspConfig:
 
 @dataclass
 class RunConfig:
+    preset: Optional[str] = _f(None, doc="edge-case preset applied before this file's keys: occlusion, tiny, "
+                                         "truncation, thin, crowd (see dropsynth.presets)",
+                               choices=("occlusion", "tiny", "truncation", "thin", "crowd"))
     seed: int = _f(0, doc="master seed; every random draw derives from it", lo=0, hi=2**63 - 1)
     scenes: int = _f(8, doc="settled scenes to generate", lo=1, lo_open=False, hi=10**9)
     views_per_scene: int = _f(4, doc="camera views rendered per settled scene", lo=1, hi=10**6)
     scene: SceneConfig = field(default_factory=SceneConfig)
     assets: AssetsConfig = field(default_factory=AssetsConfig)
+    distractors: DistractorConfig = field(default_factory=DistractorConfig)
+    materials: MaterialsConfig = field(default_factory=MaterialsConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     lights: LightConfig = field(default_factory=LightConfig)
@@ -310,8 +397,10 @@ def _coerce(v, typ, f, source, path):
         return out
     if origin is dict:
         if not isinstance(v, dict):
-            raise ConfigError(f"{_where(source, path)}: must be a mapping of names to numbers, got {v!r}")
-        return {str(k): _coerce_scalar(x, args[1], f, source, f"{path}.{k}") for k, x in v.items()}
+            raise ConfigError(f"{_where(source, path)}: must be a mapping of names to values, got {v!r}")
+        if typing.get_origin(args[1]) is None:
+            return {str(k): _coerce_scalar(x, args[1], f, source, f"{path}.{k}") for k, x in v.items()}
+        return {str(k): _coerce(x, args[1], f, source, f"{path}.{k}") for k, x in v.items()}
     if origin is list:
         if not isinstance(v, (list, tuple)):
             raise ConfigError(f"{_where(source, path)}: must be a list, got {v!r}")
@@ -405,6 +494,15 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
             normalize_ratios(cfg.output.splits)
         except ConfigError as e:
             raise ConfigError(f"{source}: output.splits: {e}") from None
+    from dropsynth.scenes import builders
+
+    if cfg.scene.builder not in builders.available():
+        raise ConfigError(f"{source}: scene.builder: unknown builder {cfg.scene.builder!r}"
+                          f"{_suggest(cfg.scene.builder, builders.available())} (available: "
+                          f"{', '.join(builders.available())})")
+    if cfg.scene.builder == "clutter" and any(a > f for a, f in zip(cfg.scene.clutter_area_m, cfg.scene.clutter_floor_m)):
+        raise ConfigError(f"{source}: scene.clutter_area_m: {list(cfg.scene.clutter_area_m)} is larger than the "
+                          f"floor {list(cfg.scene.clutter_floor_m)}")
     t = cfg.scene.table_size_m
     a = cfg.scene.spawn_area_m
     b, wt = cfg.scene.bin_inner_m, cfg.scene.bin_wall_thickness_m
@@ -415,13 +513,61 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: scene.spawn_area_m: {list(a)} is larger than the table {list(t[:2])}")
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def image_files(folder: str) -> list[str]:
+    """The PNG/JPEG files of a folder, sorted by name (the order draws index)."""
+    return sorted(str(p) for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _check_folders(cfg: RunConfig, source: str) -> None:
+    for path, folder, needed in (("materials.texture_folder", cfg.materials.texture_folder,
+                                  "image" in cfg.materials.textures and cfg.materials.randomize),
+                                 ("background.image_folder", cfg.background.image_folder,
+                                  "image" in cfg.background.kinds)):
+        if folder is None:
+            if needed:
+                raise ConfigError(f"{source}: {path}: needed for the image kind; name a folder of PNG/JPEG images")
+            continue
+        if not Path(folder).is_dir():
+            raise ConfigError(f"{source}: {path}: folder not found: {folder}")
+        if needed and not image_files(folder):
+            raise ConfigError(f"{source}: {path}: no PNG or JPEG images in {folder}")
+
+
+def apply_preset(data: dict, source: str) -> dict:
+    """The preset's keys with ``data``'s own on top (``data`` unchanged
+    without a preset). Applying it again to the result changes nothing."""
+    from dropsynth.presets import PRESETS
+
+    name = (data or {}).get("preset")
+    if name is None:
+        return data or {}
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ConfigError(f"{_where(source, 'preset')}: must be one of {', '.join(PRESETS)}, got {name!r}"
+                          + (_suggest(name, PRESETS) if isinstance(name, str) else ""))
+    return _merge(PRESETS[name], data)
+
+
 def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
-    """Build and check a RunConfig from a parsed YAML mapping. Relative pack
-    paths are resolved against ``base_dir`` (the config file's folder)."""
-    cfg = _build(RunConfig, data or {}, source, "")
+    """Build and check a RunConfig from a parsed YAML mapping (after its
+    preset, if any). Relative pack paths are resolved against ``base_dir``
+    (the config file's folder)."""
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
+    cfg = _build(RunConfig, apply_preset(data or {}, source), source, "")
     _cross_checks(cfg, source)
     if base_dir is not None:
-        cfg.assets.packs = [str(p if Path(p).is_absolute() else (base_dir / p)) for p in cfg.assets.packs]
+        def resolve(p: str) -> str:
+            return p if p.startswith("builtin:") or Path(p).is_absolute() else str(base_dir / p)
+
+        cfg.assets.packs = [resolve(p) for p in cfg.assets.packs]
+        cfg.distractors.packs = [resolve(p) for p in cfg.distractors.packs]
+        for sec, key in ((cfg.materials, "texture_folder"), (cfg.background, "image_folder")):
+            if getattr(sec, key) is not None:
+                setattr(sec, key, resolve(getattr(sec, key)))
+    _check_folders(cfg, source)
     return cfg
 
 
@@ -444,7 +590,9 @@ def load(path: str | Path | None, overrides: dict | None = None) -> RunConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
     merged = _merge(data, overrides or {})
-    return from_dict(merged, source, Path(path).parent if path is not None else None)
+    cfg = from_dict(merged, source, Path(path).parent if path is not None else None)
+    cfg._source = source  # not a field: errors found later (against the asset packs) name the file too
+    return cfg
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -532,7 +680,7 @@ def json_schema() -> dict:
         if origin is list:
             return {"type": "array", "items": scalar(args[0], f)}
         if origin is dict:
-            return {"type": "object", "additionalProperties": scalar(args[1], f)}
+            return {"type": "object", "additionalProperties": field_schema(args[1], f)}
         return scalar(typ, f)
 
     def obj(cls) -> dict:

@@ -278,6 +278,8 @@ def scene_grasps(world, settled, libraries: dict[str, GraspLibrary], gripper: Gr
     checker = SceneGripper(world, gripper)
     parts = []
     for o in objs:
+        if not getattr(o, "annotate", True):
+            continue  # a distractor: an obstacle for the others' grasps, never labelled itself
         if o.primitive is not None:
             lib = build(o.asset, gripper, params_from_config(gcfg, primitive=True), rng, primitive=o.primitive,
                         trials=trials)

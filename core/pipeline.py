@@ -13,6 +13,7 @@ result is returned as a RunSummary (the CLI draws the bar and the summary).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -92,7 +93,7 @@ class Job:
 
 
 def _fingerprint(cfg: RunConfig, catalog) -> dict:
-    return {"config": cfg.to_dict(), "assets": [a.key for a in catalog.assets], "dropsynth": __version__}
+    return {"config": cfg.to_dict(), "assets": [a.key for a in catalog.all_assets], "dropsynth": __version__}
 
 
 def _first_difference(a, b, path="") -> str | None:
@@ -187,7 +188,7 @@ class ShardWorker:
 
     def __init__(self, job: Job):
         from dropsynth import config as config_mod
-        from dropsynth.assets.catalog import load_catalog
+        from dropsynth.assets.catalog import for_run
         from dropsynth.render.pyrender_backend import PyrenderRenderer
         from dropsynth.scenes import builders
         from dropsynth.scenes.physics import PhysicsWorld
@@ -195,8 +196,7 @@ class ShardWorker:
         self.job = job
         self.cfg = config_mod.from_dict(job.config, "<job>")
         cfg = self.cfg
-        self.catalog = load_catalog(list(job.pack_paths), builtin=False, installed=False).select(
-            cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
+        self.catalog = for_run(cfg, job.pack_paths)
         self.category_ids = self.catalog.category_ids()
         self.build = builders.get(cfg.scene.builder)
         self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height)
@@ -288,7 +288,8 @@ class ShardWorker:
         objs = {o.instance_id: o for o in settled.objects()}
         files, keys = {}, {a.instance_id: {} for a in anns}
         if "class" in want:
-            cls = gt.class_image(frame.instance_ids, {i: self.category_ids[o.asset.category] for i, o in objs.items()})
+            cls = gt.class_image(frame.instance_ids, {i: self.category_ids[o.asset.category] for i, o in objs.items()
+                                                      if o.annotate})
             files["class_file"] = images.write_extra("class", name, cls)
         if "normals" in want:
             n = gt.normals_from_depth(frame.depth_m, camera.K, frame.instance_ids)
@@ -350,6 +351,11 @@ class ShardWorker:
                 image_index = s * cfg.views_per_scene + v
                 t0 = time.perf_counter()
                 frame = self.renderer.render(camera)
+                if spec.background is not None:  # config background: composited where nothing is drawn
+                    from dropsynth.textures import composite_background
+
+                    frame = dataclasses.replace(frame, rgb=composite_background(frame.rgb, frame.depth_m,
+                                                                                spec.background))
                 amodal = None
                 if cfg.output.amodal or cfg.output.min_visible_fraction > 0:
                     amodal = self.renderer.amodal_masks()
@@ -428,13 +434,11 @@ def selected_catalog(cfg: RunConfig, packs: list | None = None):
     """(pack folders, AssetCatalog) that a run of ``cfg`` uses: the config's
     packs plus ``packs``, the built-in one unless turned off, narrowed by the
     scene's category/object selection."""
-    from dropsynth.assets.catalog import discover_packs, load_catalog
+    from dropsynth.assets.catalog import discover_packs, for_run
 
     pack_paths = [str(Path(p).resolve()) for p in
                   discover_packs(list(cfg.assets.packs) + list(packs or []), builtin=cfg.assets.builtin)]
-    catalog = load_catalog(pack_paths, builtin=False, installed=False).select(
-        cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
-    return pack_paths, catalog
+    return pack_paths, for_run(cfg, pack_paths)
 
 
 def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwrite: bool, resume: bool,
@@ -526,7 +530,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
             for name, v in st["stage_seconds"].items():
                 stage[name] += v
         per_class.update(st["per_class"])
-    licenses = sorted({a.license for a in catalog.assets})
+    licenses = sorted({a.license for a in catalog.all_assets})
     head = header(catalog.categories, licenses, description=f"dropsynth {cfg.scene.builder} dataset",
                   seed=cfg.seed, mask_format=cfg.output.mask_format, keypoints=cfg.output.keypoints)
     merge_parts(out_dir / "annotations" / "instances.json", head, parts)

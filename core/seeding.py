@@ -19,6 +19,7 @@ STREAMS = {
     "noise": 5,
     "assets": 6,
     "fixtures": 7,
+    "distractors": 8,
     "grasps": 16,  # kept apart from the scene streams' range
 }
 

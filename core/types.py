@@ -65,12 +65,42 @@ class Asset:
 
 
 @dataclass(frozen=True)
+class Texture:
+    """A texture image. ``kind``: "noise" | "stripes" | "checker"
+    (procedural, from ``seed``, ``colors`` and ``frequency``: periods per
+    tile) or "image" (the file ``path``). On surfaces one tile spans
+    ``tile_m`` metres; as a background it fills the image."""
+
+    kind: str
+    colors: tuple[tuple[float, float, float], tuple[float, float, float]] = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    frequency: int = 4
+    angle_deg: float = 0.0
+    seed: int = 0
+    path: str | None = None
+    tile_m: float = 0.1
+
+
+@dataclass(frozen=True)
+class Material:
+    """A PBR (metallic-roughness) surface: ``base_color`` RGBA in 0..1 (used
+    when there is no texture), ``roughness`` and ``metallic`` in 0..1, and an
+    optional texture that replaces the base colour."""
+
+    base_color: tuple[float, float, float, float]
+    roughness: float
+    metallic: float
+    texture: Texture | None = None
+
+
+@dataclass(frozen=True)
 class ObjectSpec:
     """An object instance in a scene, before physics.
 
     ``instance_id`` >= 1 is unique within the scene and is the value written
     to the instance image. ``primitive`` is set for procedural assets (its
     per-instance size); ``color_rgba`` overrides the asset's colour when set.
+    ``annotate`` False: a distractor, simulated and drawn (it occludes) but 0
+    in the instance image and never annotated.
     """
 
     instance_id: int
@@ -78,6 +108,8 @@ class ObjectSpec:
     world_T_obj: np.ndarray  # (4, 4) float64, object frame = centre of mass
     primitive: Primitive | None = None
     color_rgba: tuple[float, float, float, float] | None = None
+    annotate: bool = True
+    material: Material | None = None  # replaces the asset's own look (config materials) when set
 
 
 @dataclass(frozen=True)
@@ -115,6 +147,7 @@ class Fixture:
     size_m: tuple[float, float, float]
     world_T: np.ndarray  # (4, 4)
     rgba: tuple[float, float, float, float]
+    material: Material | None = None  # replaces rgba when set
 
 
 @dataclass(frozen=True)
@@ -132,6 +165,8 @@ class SceneSpec:
     unplaced: int = 0  # objects the builder drew but could not place collision-free
     fixtures: tuple[Fixture, ...] = ()  # static boxes besides the table (bin walls, ...)
     workspace_m: tuple[float, float] | None = None  # (x, y) extents an object's centre must end in; None: the table
+    table_material: Material | None = None  # replaces table_rgba when set
+    background: Texture | None = None  # composited where nothing is drawn (depth 0); None: background_rgb
 
 
 @dataclass(frozen=True)

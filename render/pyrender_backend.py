@@ -78,6 +78,14 @@ class PyrenderRenderer:
 
     def _asset_mesh(self, obj):
         pyrender = self.pyrender
+        if obj.material is not None:  # config materials: a random look for this instance
+            from dropsynth.assets.mesh import prepare, primitive_mesh
+            from dropsynth.render.materials import material_mesh
+
+            if obj.primitive is not None:
+                return material_mesh(primitive_mesh(obj.primitive), obj.material, pyrender,
+                                     smooth=obj.primitive.kind == "sphere")
+            return material_mesh(prepare(obj.asset).visual, obj.material, pyrender, smooth=True)
         if obj.primitive is not None:
             from dropsynth.assets.mesh import primitive_mesh
 
@@ -111,19 +119,30 @@ class PyrenderRenderer:
         sx, sy, sz = spec.table_size_m
         table = trimesh.creation.box(extents=(sx, sy, sz))
         table.apply_translation((0, 0, -sz / 2))
-        mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=spec.table_rgba, metallicFactor=0.0,
-                                                 roughnessFactor=0.9)
-        node = scene.add(pyrender.Mesh.from_trimesh(table, material=mat, smooth=False))
+        from dropsynth.render.materials import material_mesh
+
+        if spec.table_material is not None:
+            node = scene.add(material_mesh(table, spec.table_material, pyrender, smooth=False))
+        else:
+            mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=spec.table_rgba, metallicFactor=0.0,
+                                                     roughnessFactor=0.9)
+            node = scene.add(pyrender.Mesh.from_trimesh(table, material=mat, smooth=False))
         seg[node] = (0, 0, 0)  # the table occludes but is background in the id image
         for fx in spec.fixtures:
             box = trimesh.creation.box(extents=fx.size_m)
-            mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=fx.rgba, metallicFactor=0.0, roughnessFactor=0.8)
-            seg[scene.add(pyrender.Mesh.from_trimesh(box, material=mat, smooth=False), pose=fx.world_T)] = (0, 0, 0)
+            if fx.material is not None:
+                mesh = material_mesh(box, fx.material, pyrender, smooth=False)
+            else:
+                mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=fx.rgba, metallicFactor=0.0,
+                                                         roughnessFactor=0.8)
+                mesh = pyrender.Mesh.from_trimesh(box, material=mat, smooth=False)
+            seg[scene.add(mesh, pose=fx.world_T)] = (0, 0, 0)
         self._nodes = {}
         for obj in objs:
             node = scene.add(self._asset_mesh(obj), pose=settled.poses[obj.instance_id])
-            seg[node] = id_to_color(obj.instance_id)
-            self._nodes[obj.instance_id] = node
+            seg[node] = id_to_color(obj.instance_id) if obj.annotate else (0, 0, 0)  # a distractor: background
+            if obj.annotate:
+                self._nodes[obj.instance_id] = node
         for light in spec.lights:
             cls = {"directional": pyrender.DirectionalLight, "point": pyrender.PointLight,
                    "spot": pyrender.SpotLight}[light.kind]

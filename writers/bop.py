@@ -310,7 +310,7 @@ class _Models:
 
     def __init__(self, run: dict, run_path: Path):
         from dropsynth import config as config_mod
-        from dropsynth.assets.catalog import load_catalog
+        from dropsynth.assets.catalog import for_run
 
         self.run_path = run_path
         packs = run.get("pack_paths")
@@ -321,9 +321,8 @@ class _Models:
             raise DropsynthError(f"{run_path}: no 'config'; is this a dropsynth run.json?")
         self.cfg = config_mod.from_dict(run["config"], str(run_path))
         self.seed = int(run.get("seed", self.cfg.seed))
-        self.catalog = load_catalog(packs, builtin=False, installed=False).select(
-            self.cfg.scene.categories, self.cfg.scene.objects, self.cfg.scene.category_weights, source=str(run_path))
-        self.assets = {a.key: a for a in self.catalog.assets}
+        self.catalog = for_run(self.cfg, packs, source=str(run_path))
+        self.assets = {a.key: a for a in self.catalog.all_assets}
         self._specs: dict[int, dict] = {}
         self._build = None
         self.meshes: dict[str, _Model] = {}  # asset key -> model
@@ -375,7 +374,7 @@ class _Models:
         return m
 
     def assign_ids(self) -> list[_Model]:
-        order = {a.key: i for i, a in enumerate(self.catalog.assets)}
+        order = {a.key: i for i, a in enumerate(self.catalog.all_assets)}
         models = sorted(self.meshes.values(), key=lambda m: order[m.asset_id])
         models += sorted(self.prims.values(), key=lambda m: m.first_seen)
         for i, m in enumerate(models):

@@ -10,7 +10,9 @@ from typing import Callable
 from dropsynth.errors import ConfigError
 
 _BUILTIN = {"tabletop": "dropsynth.scenes.builders.tabletop:build",
-            "bin": "dropsynth.scenes.builders.bin:build"}
+            "bin": "dropsynth.scenes.builders.bin:build",
+            "stack": "dropsynth.scenes.builders.stack:build",
+            "clutter": "dropsynth.scenes.builders.clutter:build"}
 
 
 def _load(ref: str) -> Callable:

@@ -99,11 +99,12 @@ def test_wheel_contains_every_module(wheel):
             assert arc in names, f"{folder}/{py.name} is not shipped as {arc}"
 
 
-def test_wheel_contains_builtin_pack(wheel):
+@pytest.mark.parametrize("pack", ["builtin", "distractors", "thin"])
+def test_wheel_contains_builtin_pack(wheel, pack):
     names = set(wheel.namelist())
-    assert "dropsynth/assets/builtin/pack.yaml" in names
-    shipped = wheel.read("dropsynth/assets/builtin/pack.yaml")
-    assert shipped == (REPO / "assets" / "builtin" / "pack.yaml").read_bytes()
+    assert f"dropsynth/assets/{pack}/pack.yaml" in names
+    shipped = wheel.read(f"dropsynth/assets/{pack}/pack.yaml")
+    assert shipped == (REPO / "assets" / pack / "pack.yaml").read_bytes()
 
 
 def test_wheel_has_no_tests_or_scripts_and_declares_the_cli(wheel):
