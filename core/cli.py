@@ -115,17 +115,26 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
 
     from tqdm import tqdm
 
-    if cfg.grasps.enabled and not resume:
-        _grasp_libraries(cfg, list(packs), workers or default_workers(), no_progress)
+    lib_bar = []
+
+    def library_progress(done: int, total: int) -> None:
+        if not lib_bar:
+            lib_bar.append(tqdm(total=total, unit="asset", desc="grasp libraries", disable=no_progress,
+                                file=sys.stderr, dynamic_ncols=True, leave=False))
+        lib_bar[0].update(done - lib_bar[0].n)
+        if done >= total:
+            lib_bar[0].close()
 
     bar = tqdm(total=total, unit="frame", desc="generating", disable=no_progress, file=sys.stderr,
                dynamic_ncols=True, mininterval=0.5)
     try:
         summary = run(cfg, out_dir, packs=list(packs), overwrite=overwrite, resume=resume,
                       workers=workers or default_workers(), backend=backend, ray_address=ray_address,
-                      progress=bar.update)
+                      progress=bar.update, library_progress=library_progress)
     finally:
         bar.close()
+        for b in lib_bar:
+            b.close()
     _print_summary(summary, cfg)
 
 
@@ -149,7 +158,8 @@ def _print_summary(s, cfg) -> None:
         resumed = f", {s.shards_resumed} shards kept from before" if s.shards_resumed else ""
         echo(f"time:         {s.seconds:.1f} s, {s.frames_per_s:.2f} frames/s with {s.workers} {s.backend} "
              f"worker(s){resumed}  (CPU s: physics {st['physics']:.1f}, render {st['render']:.1f}, "
-             f"annotate {st['annotate']:.1f}, write {st['write']:.1f}; {s.gl_renderer or 'GL'})")
+             f"annotate {st['annotate']:.1f}, write {st['write']:.1f}"
+             f"{', grasps %.1f' % st['grasps'] if st.get('grasps') else ''}; {s.gl_renderer or 'GL'})")
     echo(f"coco:         {s.out_dir}/annotations/instances.json")
     if s.splits:
         echo("splits:       " + ", ".join(f"{k} {n} images" for k, n in s.splits.items()))

@@ -45,7 +45,12 @@ def object_mesh(asset: Asset, primitive: Primitive | None = None) -> tuple[np.nd
     frame (centre of mass, metres)."""
     from dropsynth.assets.mesh import prepare, primitive_mesh
 
+    import trimesh
+
     m = primitive_mesh(primitive) if primitive is not None else prepare(asset).visual
+    # A fresh copy with consistent outward winding: the sampler reads inside and outside from it.
+    m = trimesh.Trimesh(np.asarray(m.vertices, dtype=np.float64), np.asarray(m.faces, dtype=np.int64), process=False)
+    trimesh.repair.fix_normals(m)
     return np.asarray(m.vertices, dtype=np.float64), np.asarray(m.faces, dtype=np.int64)
 
 
@@ -117,9 +122,11 @@ def build(asset: Asset, gripper: Gripper, params: LibraryParams, rng: np.random.
 
 def cache_path(asset: Asset, gripper: Gripper, params: LibraryParams) -> Path:
     from dropsynth.assets.archive import cache_dir
-    from dropsynth.assets.mesh import geometry_key
+    from dropsynth.assets.mesh import geometry_key, object_mass
 
-    return cache_dir() / "grasps" / f"{library_key(geometry_key(asset), gripper, asdict(params))}.h5"
+    # Besides the geometry, the trials depend on the object's mass and contact properties.
+    physical = {"mass_kg": object_mass(asset, None), "friction": asset.friction, "restitution": asset.restitution}
+    return cache_dir() / "grasps" / f"{library_key(geometry_key(asset), gripper, {**asdict(params), **physical})}.h5"
 
 
 def _seed_of(path: Path) -> np.random.Generator:
@@ -262,37 +269,62 @@ class SceneGrasps:
     collision_free: np.ndarray
 
 
+class SceneGraspLabeler:
+    """Grasps of a settled scene's objects, made on demand: an object's
+    library is placed at its settled pose and every grasp is checked against
+    the rest of the scene in ``world`` (the PhysicsWorld that settled it,
+    still loaded). Only objects that some view annotates are ever labelled,
+    so a primitive's own library (primitives vary in size per instance) is
+    built only when needed, from the stream ``grasps`` of (seed, scene,
+    instance id): the result does not depend on which view asks first.
+    Distractors are obstacles here, never labelled."""
+
+    def __init__(self, world, settled, libraries: dict[str, GraspLibrary], gripper: Gripper, gcfg, seed: int,
+                 trials=None, skip_assets: frozenset = frozenset()):
+        from dropsynth.assets.mesh import object_radius
+        from dropsynth.scenes.grasp_sim import SceneGripper
+
+        self.world, self.settled, self.libraries, self.gripper = world, settled, libraries, gripper
+        self.gcfg, self.seed, self.trials, self.skip = gcfg, seed, trials, skip_assets
+        self.objs = {o.instance_id: o for o in settled.objects()}
+        self.radii = {i: object_radius(o.asset, o.primitive) for i, o in self.objs.items()}
+        self.checker = SceneGripper(world, gripper)
+        self._done: dict[int, tuple] = {}
+
+    def _label(self, iid: int) -> tuple | None:
+        from dropsynth import seeding
+
+        o = self.objs.get(iid)
+        if o is None or not getattr(o, "annotate", True) or o.asset.key in self.skip:
+            return None
+        if o.primitive is not None:
+            rng = seeding.view_rng(self.seed, self.settled.spec.scene_index, iid, "grasps")
+            lib = build(o.asset, self.gripper, params_from_config(self.gcfg, primitive=True), rng,
+                        primitive=o.primitive, trials=self.trials)
+        else:
+            lib = self.libraries.get(o.asset.key)
+            if lib is None:
+                return None
+        W = self.settled.poses[iid] @ lib.obj_T_grasp
+        free = ~self.checker.collisions(iid, W, self.radii)
+        return (np.full(len(W), iid, dtype=np.int32), W, lib.width_m, lib.success, lib.robust, free.astype(np.uint8))
+
+    def grasps(self, instance_ids) -> SceneGrasps:
+        """The grasps of these objects (in instance-id order)."""
+        parts = []
+        for iid in sorted(int(i) for i in instance_ids):
+            if iid not in self._done:
+                self._done[iid] = self._label(iid)
+            if self._done[iid] is not None:
+                parts.append(self._done[iid])
+        if not parts:
+            return SceneGrasps(np.zeros(0, np.int32), np.zeros((0, 4, 4)), np.zeros(0), np.zeros(0, np.uint8),
+                               np.zeros(0, np.float32), np.zeros(0, np.uint8))
+        return SceneGrasps(*[np.concatenate(c) for c in zip(*parts)])
+
+
 def scene_grasps(world, settled, libraries: dict[str, GraspLibrary], gripper: Gripper, gcfg, seed: int,
                  trials=None) -> SceneGrasps:
-    """Place each object's library at its settled pose and check every grasp
-    against the rest of the scene, in ``world`` (the PhysicsWorld that
-    settled it, still loaded). Primitive objects get a library of their own,
-    drawn from the scene's ``grasps`` stream."""
-    from dropsynth import seeding
-    from dropsynth.assets.mesh import object_radius
-    from dropsynth.scenes.grasp_sim import SceneGripper
-
-    rng = seeding.scene_rng(seed, settled.spec.scene_index, "grasps")
-    objs = settled.objects()
-    radii = {o.instance_id: object_radius(o.asset, o.primitive) for o in objs}
-    checker = SceneGripper(world, gripper)
-    parts = []
-    for o in objs:
-        if not getattr(o, "annotate", True):
-            continue  # a distractor: an obstacle for the others' grasps, never labelled itself
-        if o.primitive is not None:
-            lib = build(o.asset, gripper, params_from_config(gcfg, primitive=True), rng, primitive=o.primitive,
-                        trials=trials)
-        else:
-            lib = libraries.get(o.asset.key)
-            if lib is None:
-                continue
-        W = settled.poses[o.instance_id] @ lib.obj_T_grasp
-        free = ~checker.collisions(o.instance_id, W, radii)
-        parts.append((np.full(len(W), o.instance_id, dtype=np.int32), W, lib.width_m, lib.success, lib.robust,
-                      free.astype(np.uint8)))
-    if not parts:
-        return SceneGrasps(np.zeros(0, np.int32), np.zeros((0, 4, 4)), np.zeros(0), np.zeros(0, np.uint8),
-                           np.zeros(0, np.float32), np.zeros(0, np.uint8))
-    cols = list(zip(*parts))
-    return SceneGrasps(*[np.concatenate(c) for c in cols])
+    """Every labelled object's grasps in a settled scene (see SceneGraspLabeler)."""
+    lab = SceneGraspLabeler(world, settled, libraries, gripper, gcfg, seed, trials)
+    return lab.grasps(lab.objs)

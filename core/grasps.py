@@ -8,7 +8,7 @@ midpoint between the two contacts) at ``(0, 0, approach_offset_m)``. A grasp
 is ``obj_T_grasp`` (4, 4) float64. Planar rectangles are
 ``[cx, cy, theta, opening_px, jaw_px]`` in COCO pixel coordinates (pixel
 (i, j) covers x in [j, j+1), y in [i, i+1)); theta in radians,
-counter-clockwise on screen, in (-pi/2, pi/2].
+counter-clockwise on screen, in [-pi/2, pi/2).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-GRASP_VERSION = "grasps-1"  # bump to invalidate cached grasp libraries
+GRASP_VERSION = "grasps-2"  # bump to invalidate cached grasp libraries
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,17 @@ class Gripper:
         return asdict(self)
 
 
-def gripper_from_config(gcfg) -> Gripper:
-    """A Gripper from the config's ``grasps`` section."""
+def gripper_from_config(gcfg, source: str = "config") -> Gripper:
+    """A Gripper from the config's ``grasps`` section; ConfigError when its
+    parts do not fit together (``source`` names the config in the message)."""
+    from dropsynth.errors import ConfigError
+
+    if gcfg.finger_depth_m >= gcfg.approach_offset_m + 0.01:
+        raise ConfigError(f"{source}: grasps.finger_depth_m: {gcfg.finger_depth_m} m leaves no room for the palm: it "
+                          f"must be less than grasps.approach_offset_m + 0.01 ({gcfg.approach_offset_m + 0.01:g} m)")
+    if gcfg.max_opening_m <= 0.006 + 1e-9:
+        raise ConfigError(f"{source}: grasps.max_opening_m: {gcfg.max_opening_m} m is too small: grasps need a span "
+                          f"of at least 2 mm plus 4 mm of clearance (more than 0.006 m)")
     return Gripper(max_opening_m=gcfg.max_opening_m, finger_depth_m=gcfg.finger_depth_m,
                    finger_width_m=gcfg.finger_width_m, finger_thickness_m=gcfg.finger_thickness_m,
                    approach_offset_m=gcfg.approach_offset_m, palm_width_m=gcfg.palm_width_m, force_n=gcfg.force_n)
@@ -152,8 +161,9 @@ def sample_antipodal(vertices: np.ndarray, faces: np.ndarray, n: int, gripper: G
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-18)
     cone = math.atan(max(friction, 1e-3))
     kept_T, kept_w, kept_c = [], [], []
-    need, rounds = n, 0
-    while need > 0 and rounds < 20:
+    need, rounds, empty = n, 0, 0
+    # An object with no antipodal pair that fits the jaws (too big, too flat) gives up after a few empty rounds.
+    while need > 0 and rounds < 20 and empty < 3:
         rounds += 1
         m = max(64, 4 * need)
         p1, f1 = _surface_points(vertices, faces, m, rng)
@@ -171,7 +181,9 @@ def sample_antipodal(vertices: np.ndarray, faces: np.ndarray, n: int, gripper: G
         ok[ok] &= np.einsum("ij,ij->i", normals[f2[ok]], d[ok]) >= math.cos(cone)
         idx = np.flatnonzero(ok)[:need]
         if len(idx) == 0:
+            empty += 1
             continue
+        empty = 0
         p2 = p1[idx] + d[idx] * t[idx, None]
         kept_T.append(grasp_frames((p1[idx] + p2) / 2, d[idx], approach[idx], gripper.approach_offset_m))
         kept_w.append(t[idx])
@@ -196,7 +208,7 @@ def planar_rects(cam_T_grasp: np.ndarray, width_m: np.ndarray, K: np.ndarray, gr
     ``max_angle_deg`` of the optical axis (pointing away from the camera).
 
     Returns (K, 5) float64 ``[cx, cy, theta, opening_px, jaw_px]`` (COCO
-    pixel coordinates, theta CCW on screen in (-pi/2, pi/2]) and the (K,)
+    pixel coordinates, theta CCW on screen in [-pi/2, pi/2)) and the (K,)
     indices of the grasps they come from. opening_px is the projected
     distance between the two contacts; jaw_px the finger width at the grasp
     centre's depth.
@@ -217,7 +229,7 @@ def planar_rects(cam_T_grasp: np.ndarray, width_m: np.ndarray, K: np.ndarray, gr
     q, q1, q2 = project_coco(c, K), project_coco(p1, K), project_coco(p2, K)
     dx, dy = q2[:, 0] - q1[:, 0], q2[:, 1] - q1[:, 1]
     theta = np.arctan2(-dy, dx)  # y points down: counter-clockwise on screen is -dy
-    theta = np.where(theta <= -math.pi / 2, theta + math.pi, np.where(theta > math.pi / 2, theta - math.pi, theta))
+    theta = (theta + math.pi / 2) % math.pi - math.pi / 2  # a jaw is symmetric: fold into [-pi/2, pi/2)
     opening = np.hypot(dx, dy)
     jaw = gripper.finger_width_m * 0.5 * (K[0, 0] + K[1, 1]) / c[:, 2]
     rects = np.stack([q[:, 0], q[:, 1], theta, opening, jaw], axis=1)

@@ -202,16 +202,26 @@ class ShardWorker:
         self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height)
         self.world = PhysicsWorld()
         self.grasp_trials = None
+        self.grasp_libs = None
         if cfg.grasps.enabled:
-            from dropsynth import grasp_library as gl
             from dropsynth.grasps import gripper_from_config
             from dropsynth.scenes.grasp_sim import GraspTrials
 
             self.gripper = gripper_from_config(cfg.grasps)
-            self.grasp_trials = GraspTrials(self.gripper, cfg.physics)
-            params = gl.params_from_config(cfg.grasps)
+            # Trials use their own fixed physics settings: a library depends only on its cache key.
+            self.grasp_trials = GraspTrials(self.gripper)
+
+    def _libraries(self) -> dict:
+        """Mesh assets' grasp libraries, read from the cache on first use (the
+        run builds them before any shard starts; a worker on another machine
+        builds what its cache lacks)."""
+        if self.grasp_libs is None:
+            from dropsynth import grasp_library as gl
+
+            params = gl.params_from_config(self.cfg.grasps)
             self.grasp_libs = {a.key: gl.library_for(a, self.gripper, params, trials=self.grasp_trials)[0]
                                for a in self.catalog.assets if not a.primitive_kind}
+        return self.grasp_libs
 
     def close(self) -> None:
         self.world.close()
@@ -219,7 +229,7 @@ class ShardWorker:
         if self.grasp_trials is not None:
             self.grasp_trials.close()
 
-    def _grasps(self, image_index: int, sg, frame, camera, anns, out: Path) -> tuple[dict, dict]:
+    def _grasps(self, image_index: int, labeler, frame, camera, anns, out: Path) -> tuple[dict, dict]:
         """Grasp labels of one view (config ``grasps``): the per-frame
         sidecar, the optional Jacquard/Cornell/GG-CNN files, and
         (image record keys, {instance_id: annotation record keys})."""
@@ -229,6 +239,7 @@ class ShardWorker:
 
         g = self.cfg.grasps
         name = Path(frame_name(image_index)).stem
+        sg = labeler.grasps(a.instance_id for a in anns)
         v = view_grasps(sg, camera.world_T_cam, camera.K, frame.instance_ids, {a.instance_id for a in anns},
                         self.gripper, g.planar_max_angle_deg)
         files = {"grasps_file": f"grasps/{name}.npz"}
@@ -336,13 +347,14 @@ class ShardWorker:
             stage["build"] += t1 - t0
             stage["physics"] += t2 - t1
             stage["render"] += time.perf_counter() - t2
-            sg = None
+            labeler = None
             if cfg.grasps.enabled:
-                from dropsynth.grasp_library import scene_grasps
+                from dropsynth.grasp_library import SceneGraspLabeler
 
                 t3 = time.perf_counter()
-                sg = scene_grasps(self.world, settled, self.grasp_libs, self.gripper, cfg.grasps, cfg.seed,
-                                  self.grasp_trials)
+                labeler = SceneGraspLabeler(self.world, settled, self._libraries(), self.gripper, cfg.grasps,
+                                            cfg.seed, self.grasp_trials,
+                                            frozenset(a.key for a in self.catalog.distractors))
                 stage["grasps"] += time.perf_counter() - t3
             stats["removed_objects"] += len(settled.removed)
             stats["unplaced_objects"] += spec.unplaced
@@ -370,9 +382,9 @@ class ShardWorker:
                     files = images.write(image_index, rgb, frame.depth_m, frame.instance_ids)
                     extra_files, extra_keys = self._ground_truth(image_index, frame, settled, camera, anns, images)
                     extra_files.update(sensor_files)
-                    if sg is not None:
+                    if labeler is not None:
                         tg = time.perf_counter()
-                        g_files, g_keys = self._grasps(image_index, sg, frame, camera, anns, out)
+                        g_files, g_keys = self._grasps(image_index, labeler, frame, camera, anns, out)
                         extra_files.update(g_files)
                         for iid, k in g_keys.items():
                             extra_keys.setdefault(iid, {}).update(k)
@@ -418,12 +430,14 @@ def default_workers() -> int:
 
 def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, overwrite: bool = False,
              resume: bool = False, workers: int = 1, backend: str = "local", ray_address: str | None = None,
-             progress: Callable[[int], None] | None = None) -> RunSummary:
+             progress: Callable[[int], None] | None = None,
+             library_progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Generate a dataset; see ``_generate``. A failed write (full disk, lost
     mount, permissions) becomes one clear error that says how to finish."""
     try:
         return _generate(cfg, out_dir, packs=packs, overwrite=overwrite, resume=resume, workers=workers,
-                         backend=backend, ray_address=ray_address, progress=progress)
+                         backend=backend, ray_address=ray_address, progress=progress,
+                         library_progress=library_progress)
     except OSError as e:
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
         raise DropsynthError(f"--out {out_dir}: writing failed: {e.strerror or e}{where}; complete shards are "
@@ -443,13 +457,16 @@ def selected_catalog(cfg: RunConfig, packs: list | None = None):
 
 def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwrite: bool, resume: bool,
               workers: int, backend: str, ray_address: str | None,
-              progress: Callable[[int], None] | None) -> RunSummary:
+              progress: Callable[[int], None] | None,
+              library_progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Generate ``cfg.scenes * cfg.views_per_scene`` frames into ``out_dir``.
 
     Writes rgb/, depth/, instances/ PNGs, annotations/instances.json (COCO),
     run.json and preview.png. ``progress(n)`` is called as frames complete
     (with the frames already complete when resuming). ``workers`` processes
     (``backend="local"``) or Ray actors (``backend="ray"``) make the shards.
+    With grasps on, missing grasp libraries are built first, after the output
+    folder is checked; ``library_progress(done, total)`` follows them.
     """
     from dropsynth.render.gl import APT_HINT, missing_libraries
     from dropsynth.scenes import builders
@@ -463,6 +480,10 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
     pack_paths, catalog = selected_catalog(cfg, packs)
     builders.get(cfg.scene.builder)
+    if cfg.grasps.enabled:
+        from dropsynth.grasps import gripper_from_config
+
+        gripper_from_config(cfg.grasps, getattr(cfg, "_source", "config"))  # a bad gripper fails before any work
     job = Job(config=cfg.to_dict(), out_dir=str(out_dir), pack_paths=tuple(pack_paths),
               shard_scenes=cfg.output.shard_scenes)
     if resume and (out_dir / "run.json").is_file() and (out_dir / RUN_CONFIG).is_file():
@@ -483,8 +504,16 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
 
             # Libraries are built (or found in the cache) once, here, before
             # any worker needs them; the run folder gets an ACRONYM copy.
-            gl.build_libraries(catalog.assets, gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps),
-                               workers=workers if backend == "local" else 1)
+            meshes = [a for a in catalog.assets if not a.primitive_kind]
+            done_libs = [0]
+
+            def _lib_done(n: int) -> None:
+                done_libs[0] += n
+                if library_progress is not None:
+                    library_progress(done_libs[0], len(meshes))
+
+            gl.build_libraries(meshes, gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps),
+                               workers=workers if backend == "local" else 1, progress=_lib_done)
             gl.export_libraries(out_dir / "grasps" / "library", catalog.assets,
                                 gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps))
         shards = job.shards()

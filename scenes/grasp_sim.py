@@ -28,6 +28,11 @@ CLOSE_STEPS, LIFT_STEPS, SHAKE_STEPS = 120, 120, 240
 LIFT_M = 0.10
 SHAKE_M, SHAKE_RAD, SHAKE_HZ = 0.02, 0.35, 2.0
 PENETRATION_M = 1e-3  # deeper than this counts as a collision (PyBullet's closest points are exact to ~0.1 mm)
+# Trials run at fixed settings, spelled out so that a change of the scene
+# physics defaults cannot change a cached library (bump GRASP_VERSION when
+# these change).
+TRIAL_PHYSICS = PhysicsConfig(time_step_s=1.0 / HZ, solver_iterations=50, rolling_friction=0.002,
+                              spinning_friction=0.002)
 # Gripper pose in trials: approach (+z) pointing down, high above anything.
 WORLD_T_GRIPPER = np.array([[1.0, 0, 0, 0], [0, -1.0, 0, 0], [0, 0, -1.0, 1.0], [0, 0, 0, 1]])
 
@@ -85,9 +90,9 @@ def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
 class GraspTrials:
     """Runs grasp trials for one object in its own PyBullet client."""
 
-    def __init__(self, gripper: Gripper, physics: PhysicsConfig | None = None):
+    def __init__(self, gripper: Gripper):
         self.gripper = gripper
-        self.cfg = physics or PhysicsConfig()
+        self.cfg = TRIAL_PHYSICS
         self.world = PhysicsWorld()
 
     def close(self) -> None:
@@ -121,20 +126,23 @@ class GraspTrials:
         return out
 
     def trial(self, obj: ObjectSpec, obj_T_grasp: np.ndarray, friction_scale: float = 1.0,
-              obj_delta: np.ndarray | None = None) -> TrialResult:
+              obj_delta: np.ndarray | None = None, world_T_gripper: np.ndarray | None = None) -> TrialResult:
         """Try one grasp. ``obj_delta`` (4, 4) perturbs the object's pose in
-        its own frame; ``friction_scale`` multiplies its friction."""
+        its own frame; ``friction_scale`` multiplies its friction;
+        ``world_T_gripper``: where the gripper hangs (default: approach
+        straight down, 1 m up; keep the approach vertical)."""
         w, pb, cid, g = self.world, self.world.pb, self.world.cid, self.gripper
-        world_T_obj = WORLD_T_GRIPPER @ np.linalg.inv(obj_T_grasp)
+        G = WORLD_T_GRIPPER if world_T_gripper is None else np.asarray(world_T_gripper, dtype=np.float64)
+        world_T_obj = G @ np.linalg.inv(obj_T_grasp)
         if obj_delta is not None:
             world_T_obj = world_T_obj @ obj_delta
         body, grip = self._setup(ObjectSpec(obj.instance_id, obj.asset, world_T_obj, obj.primitive), gravity=False)
         pb.changeDynamics(body, -1, lateralFriction=obj.asset.friction * friction_scale, physicsClientId=cid)
-        _set_pose(w, grip, WORLD_T_GRIPPER)
+        _set_pose(w, grip, G)
         if _penetrates(w, grip, body):
             return TrialResult(False, "collision")
-        pos0 = WORLD_T_GRIPPER[:3, 3]
-        quat0 = matrix_to_quat(WORLD_T_GRIPPER[:3, :3])
+        pos0 = G[:3, 3]
+        quat0 = matrix_to_quat(G[:3, :3])
         hold = pb.createConstraint(grip, -1, -1, -1, pb.JOINT_FIXED, [0, 0, 0], [0, 0, 0], pos0.tolist(),
                                    childFrameOrientation=quat0, physicsClientId=cid)
         pb.changeConstraint(hold, pos0.tolist(), quat0, maxForce=2000, physicsClientId=cid)
@@ -151,11 +159,11 @@ class GraspTrials:
             pb.changeConstraint(hold, p.tolist(), quat0, maxForce=2000, physicsClientId=cid)
             pb.stepSimulation(physicsClientId=cid)
         top = pos0 + np.array([0, 0, LIFT_M])
-        approach = WORLD_T_GRIPPER[:3, 2]
+        approach = G[:3, 2]
         for k in range(1, SHAKE_STEPS + 1):
             s = math.sin(2 * math.pi * SHAKE_HZ * k / HZ)
             p = top + approach * SHAKE_M * s
-            r = _rotation(approach, SHAKE_RAD * s) @ WORLD_T_GRIPPER[:3, :3]
+            r = _rotation(approach, SHAKE_RAD * s) @ G[:3, :3]
             pb.changeConstraint(hold, p.tolist(), matrix_to_quat(r), maxForce=2000, physicsClientId=cid)
             pb.stepSimulation(physicsClientId=cid)
         return TrialResult(True, "held") if self._held(grip, body) else TrialResult(False, "dropped")

@@ -60,10 +60,19 @@ def test_successful_grasp_holds_when_replayed_in_a_new_simulation(catalog, duck_
     held = np.flatnonzero(lib.success)
     assert len(held) >= 3, "the duck should be graspable"
     a = _asset(catalog, "duck")
+    # Elsewhere in the world and turned about the vertical: the gripper hangs
+    # at world_T_gripper and the object is placed at world_T_gripper @ inv(obj_T_grasp).
+    yaw = np.deg2rad(40)
+    G = np.array([[np.cos(yaw), np.sin(yaw), 0, 0.3], [np.sin(yaw), -np.cos(yaw), 0, -0.2], [0, 0, -1, 0.7],
+                  [0, 0, 0, 1]])
     with GraspTrials(Gripper()) as fresh:
         for i in held[:3]:
-            r = fresh.trial(ObjectSpec(1, a, np.eye(4)), lib.obj_T_grasp[i])
+            r = fresh.trial(ObjectSpec(1, a, np.eye(4)), lib.obj_T_grasp[i], world_T_gripper=G)
             assert r.success and r.reason == "held"
+            # The object sits between the jaws where the library says: contacts at +-width/2 on the closing axis.
+            c = np.linalg.inv(lib.obj_T_grasp[i]) @ np.c_[lib.contacts[i], np.ones(2)].T
+            np.testing.assert_allclose(np.abs(c[0]), lib.width_m[i] / 2, atol=1e-9)
+            np.testing.assert_allclose(c[2], Gripper().approach_offset_m, atol=1e-9)
 
 
 def test_grasp_that_misses_the_object_is_labelled_failed(catalog, duck_library):
@@ -94,6 +103,27 @@ def test_library_cache_is_reused_without_simulation(catalog, duck_library, monke
     np.testing.assert_array_equal(lib.robust, duck_library.robust)
     # Another gripper is another library.
     assert gl.cache_path(a, Gripper(max_opening_m=0.06), SMALL) != path
+
+
+def test_gripper_that_cannot_work_is_a_config_error():
+    from dropsynth.errors import ConfigError
+    from dropsynth.grasps import gripper_from_config
+
+    bad = config_mod.load(None, {"grasps": {"approach_offset_m": 0.03}}).grasps
+    with pytest.raises(ConfigError, match="grasps.finger_depth_m"):
+        gripper_from_config(bad, "run.yaml")
+    tiny = config_mod.load(None, {"grasps": {"max_opening_m": 0.005}}).grasps
+    with pytest.raises(ConfigError, match="run.yaml: grasps.max_opening_m"):
+        gripper_from_config(tiny, "run.yaml")
+
+
+def test_object_too_big_for_the_jaws_gives_no_grasps_quickly(catalog):
+    from dropsynth.types import Primitive
+
+    ball = _asset(catalog, "sphere")
+    big = Primitive("sphere", (0.1,))  # 20 cm across, 8 cm jaws
+    lib = gl.build(ball, Gripper(), SMALL, np.random.default_rng(0), primitive=big)
+    assert len(lib.success) == 0
 
 
 def test_library_is_deterministic(catalog, duck_library, tmp_path, monkeypatch):
