@@ -277,7 +277,8 @@ class GraspConfig:
     approach_offset_m: float = _f(0.1034, doc="gripper: distance from the hand frame to the grasp centre along "
                                   "the approach axis (m)", lo=0.01, hi=1.0)
     palm_width_m: float = _f(0.06, doc="gripper: palm extent across the closing axis (m)", lo=0.005, hi=0.5)
-    force_n: float = _f(70.0, doc="gripper: grip force per finger (N)", lo=0.1, hi=10000.0)
+    force_n: float = _f(20.0, doc="gripper: grip force per finger (N); PyBullet's stiff contacts eject light "
+                        "objects at a Franka's full 70 N", lo=0.1, hi=10000.0)
     candidates: int = _f(64, doc="grasps per mesh asset's library (antipodal candidates that clear the object, "
                          "each tried in simulation)", lo=1, hi=100000)
     primitive_candidates: int = _f(16, doc="grasps per primitive instance (primitives vary in size, so each "

@@ -41,13 +41,24 @@ def params_from_config(gcfg, primitive: bool = False) -> LibraryParams:
 
 
 def object_mesh(asset: Asset, primitive: Primitive | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(V, 3) vertices and (F, 3) faces of the object's surface in its own
-    frame (centre of mass, metres)."""
+    """(V, 3) vertices and (F, 3) faces of the surface grasps are sampled on,
+    in the object's frame (centre of mass, metres): the collision hull when
+    the object collides as one convex part, else the visual mesh."""
     from dropsynth.assets.mesh import prepare, primitive_mesh
 
     import trimesh
 
-    m = primitive_mesh(primitive) if primitive is not None else prepare(asset).visual
+    if primitive is not None:
+        m = primitive_mesh(primitive)
+    else:
+        prep = prepare(asset)
+        m = prep.visual
+        if prep.parts == 1:
+            # One convex collision part: physics sees that hull, not the visual's
+            # thin walls and studs, so candidates are drawn on it.
+            from dropsynth.assets.mesh import obj_parts
+
+            m = obj_parts(prep.collision_obj)[0]
     # A fresh copy with consistent outward winding: the sampler reads inside and outside from it.
     m = trimesh.Trimesh(np.asarray(m.vertices, dtype=np.float64), np.asarray(m.faces, dtype=np.int64), process=False)
     trimesh.repair.fix_normals(m)
