@@ -388,7 +388,9 @@ class ShardWorker:
                         extra_files.update(g_files)
                         for iid, k in g_keys.items():
                             extra_keys.setdefault(iid, {}).update(k)
-                        stage["grasps"] += time.perf_counter() - tg
+                        g_time = time.perf_counter() - tg
+                        stage["grasps"] += g_time
+                        stage["write"] -= g_time  # counted as grasps, not as writing
                     written += [out / f for f in list(files.values()) + list(extra_files.values())]
                     img_records.append(image_record(image_index, files, camera, s, v, DEPTH_SCALE_M))
                     img_records[-1].update(extra_files)
