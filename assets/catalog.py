@@ -345,7 +345,8 @@ class AssetCatalog:
         known = [c for c, _ in self.categories]
 
         def unknown(kind, name, choices):
-            raise AssetError(f"{source}: {kind}: unknown {kind.split('.')[-1][:-1]} {name!r}"
+            noun = {"scene.categories": "category", "scene.objects": "object"}.get(kind, kind.split(".")[-1])
+            raise AssetError(f"{source}: {kind}: unknown {noun} {name!r}"
                              f"{_suggest(name, choices)} (known: {', '.join(choices)})")
 
         keep = list(self.assets)
@@ -407,6 +408,12 @@ def for_run(cfg, pack_paths: list, source: str | None = None) -> AssetCatalog:
     if not found:
         raise AssetError(f"{source}: distractors.packs: no distractor objects in {', '.join(d.packs)}")
     if d.annotate:
+        name = d.class_name.strip()
+        if not name:
+            raise AssetError(f"{source}: distractors.class_name: must not be empty")
+        if name in {c for c, _ in catalog.categories}:
+            raise AssetError(f"{source}: distractors.class_name: {name!r} is already an object category; annotated "
+                             f"distractors need a class of their own")
         found = [dataclasses.replace(a, category=d.class_name, supercategory="distractor") for a in found]
     return dataclasses.replace(catalog, distractors=tuple(found), distractor_class=d.class_name if d.annotate else None)
 

@@ -52,7 +52,8 @@ class SceneConfig:
     stack_jitter_m: float = _f(0.01, doc="stack builder: sideways offset of each stacked object from its column's "
                                          "axis, up to (m)", lo=0.0, hi=1.0)
     clutter_surface: str = _f("floor", doc="clutter builder: floor (a wide floor) or shelf (a board with a back "
-                                           "wall; its front faces -y)", choices=("floor", "shelf"))
+                                           "wall; its front faces -y, and cameras keep to the front, azimuth -150..-30 deg, unless "
+                                           "camera.azimuth_deg is set)", choices=("floor", "shelf"))
     clutter_floor_m: tuple[float, float] = _f((2.0, 2.0), doc="clutter builder, floor: floor extents x, y (m)",
                                               lo=0.1, hi=50.0)
     clutter_area_m: tuple[float, float] = _f((0.9, 0.6), doc="clutter builder, floor: x, y extents of the area "
@@ -533,8 +534,19 @@ def _check_folders(cfg: RunConfig, source: str) -> None:
             continue
         if not Path(folder).is_dir():
             raise ConfigError(f"{source}: {path}: folder not found: {folder}")
-        if needed and not image_files(folder):
+        files = image_files(folder)
+        if needed and not files:
             raise ConfigError(f"{source}: {path}: no PNG or JPEG images in {folder}")
+        if needed:
+            from PIL import Image
+
+            for f in files:  # headers only: a broken file fails here, not hours into a run
+                try:
+                    with Image.open(f) as im:
+                        if im.size[0] < 1 or im.size[1] < 1:
+                            raise OSError("empty image")
+                except Exception as e:
+                    raise ConfigError(f"{source}: {path}: {f}: not a readable image ({e})") from None
 
 
 def apply_preset(data: dict, source: str) -> dict:
@@ -548,13 +560,21 @@ def apply_preset(data: dict, source: str) -> dict:
     if not isinstance(name, str) or name not in PRESETS:
         raise ConfigError(f"{_where(source, 'preset')}: must be one of {', '.join(PRESETS)}, got {name!r}"
                           + (_suggest(name, PRESETS) if isinstance(name, str) else ""))
-    return _merge(PRESETS[name], data)
+    out = _merge(PRESETS[name], data)
+    # A preset's packs hold the objects its categories name: the user's packs add to them.
+    want = PRESETS[name].get("assets", {}).get("packs")
+    mine = (data.get("assets") or {}).get("packs") if isinstance(data.get("assets"), dict) else None
+    if want and isinstance(mine, list):
+        out["assets"] = dict(out["assets"], packs=list(want) + [p for p in mine if p not in want])
+    return out
 
 
-def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
+def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None = None,
+              check_folders: bool = True) -> RunConfig:
     """Build and check a RunConfig from a parsed YAML mapping (after its
     preset, if any). Relative pack paths are resolved against ``base_dir``
-    (the config file's folder)."""
+    (the config file's folder). ``check_folders=False`` skips checking the
+    image folders (reading a finished run's config, when only poses matter)."""
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
     cfg = _build(RunConfig, apply_preset(data or {}, source), source, "")
@@ -568,7 +588,8 @@ def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None
         for sec, key in ((cfg.materials, "texture_folder"), (cfg.background, "image_folder")):
             if getattr(sec, key) is not None:
                 setattr(sec, key, resolve(getattr(sec, key)))
-    _check_folders(cfg, source)
+    if check_folders:
+        _check_folders(cfg, source)
     return cfg
 
 

@@ -93,7 +93,19 @@ class Job:
 
 
 def _fingerprint(cfg: RunConfig, catalog) -> dict:
-    return {"config": cfg.to_dict(), "assets": [a.key for a in catalog.all_assets], "dropsynth": __version__}
+    """What a resumed run must share with the original: config, assets,
+    version, and the image folders' listings (names and sizes)."""
+    from dropsynth.config import image_files
+
+    folders = {}
+    for key, folder in (("materials.texture_folder", cfg.materials.texture_folder),
+                        ("background.image_folder", cfg.background.image_folder)):
+        if folder is not None and Path(folder).is_dir():
+            folders[key] = [[Path(f).name, Path(f).stat().st_size] for f in image_files(folder)]
+    out = {"config": cfg.to_dict(), "assets": [a.key for a in catalog.all_assets], "dropsynth": __version__}
+    if folders:
+        out["image_folders"] = folders
+    return out
 
 
 def _first_difference(a, b, path="") -> str | None:

@@ -19,6 +19,8 @@ from dropsynth.assets.catalog import AssetCatalog
 from dropsynth.errors import ConfigError
 from dropsynth.types import Asset
 
+NUM_OBJECTS_CAP = 200  # scene.num_objects' upper bound
+
 
 def category_probabilities(catalog: AssetCatalog, shares: dict[str, float] | None) -> dict[str, float]:
     """Probability of drawing each category: the requested ``shares`` for the
@@ -72,8 +74,16 @@ def plan(catalog: AssetCatalog, scene_cfg, n: int, rng: np.random.Generator) -> 
         one = np.zeros(len(cats))
         one[int(rng.choice(len(cats), p=p))] = 1.0
         p = one
-    lo = np.array([(ranges or {}).get(c, (0, 0))[0] if p[i] > 0 else 0 for i, c in enumerate(cats)])
-    hi = np.array([(ranges or {}).get(c, (0, math.inf))[1] if p[i] > 0 else 0 for i, c in enumerate(cats)])
+    # A category's minimum holds even when its draw probability is 0 (weight
+    # 0, or the shares leave it nothing); with single_category only the
+    # chosen category's range counts.
+    ranges = ranges or {}
+    if scene_cfg.single_category:
+        lo = np.array([ranges.get(c, (0, 0))[0] if p[i] > 0 else 0 for i, c in enumerate(cats)])
+        hi = np.array([ranges.get(c, (0, math.inf))[1] if p[i] > 0 else 0 for i, c in enumerate(cats)])
+    else:
+        lo = np.array([ranges.get(c, (0, 0))[0] for c in cats])
+        hi = np.array([ranges[c][1] if c in ranges else (math.inf if p[i] > 0 else 0) for i, c in enumerate(cats)])
     n = int(min(max(n, lo.sum()), hi.sum()))
     counts = _systematic(p * n, n, rng)
     # Within [min, max]: lift the short ones, trim the full ones, and hand the
@@ -89,6 +99,7 @@ def plan(catalog: AssetCatalog, scene_cfg, n: int, rng: np.random.Generator) -> 
     for c, k in zip(cats, counts):
         assets = [a for a, _ in by_cat[c]]
         w = np.array([w for _, w in by_cat[c]])
+        w = w if w.sum() > 0 else np.ones(len(w))  # weight 0, yet a minimum asks for it
         out += [assets[int(i)] for i in rng.choice(len(assets), size=int(k), p=w / w.sum())] if k else []
     return [out[int(i)] for i in rng.permutation(len(out))]
 
@@ -104,6 +115,10 @@ def check(catalog: AssetCatalog, scene_cfg, source: str) -> None:
             if c not in known:
                 raise ConfigError(f"{source}: scene.{key}.{c}: unknown category{_suggest(c, known)} "
                                   f"(known: {', '.join(known)})")
+    mins = sum(r[0] for r in (scene_cfg.category_instances or {}).values())
+    if mins > NUM_OBJECTS_CAP:
+        raise ConfigError(f"{source}: scene.category_instances: the minimums add up to {mins} objects per scene, "
+                          f"more than {NUM_OBJECTS_CAP}")
     shares = scene_cfg.class_shares or {}
     if sum(shares.values()) > 1.0 + 1e-9:
         raise ConfigError(f"{source}: scene.class_shares: the shares add up to {sum(shares.values()):g}, more than 1")

@@ -319,7 +319,7 @@ class _Models:
                                  f"are needed for the models")
         if not isinstance(run.get("config"), dict):
             raise DropsynthError(f"{run_path}: no 'config'; is this a dropsynth run.json?")
-        self.cfg = config_mod.from_dict(run["config"], str(run_path))
+        self.cfg = config_mod.from_dict(run["config"], str(run_path), check_folders=False)
         self.seed = int(run.get("seed", self.cfg.seed))
         self.catalog = for_run(self.cfg, packs, source=str(run_path))
         self.assets = {a.key: a for a in self.catalog.all_assets}

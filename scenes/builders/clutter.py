@@ -3,6 +3,8 @@ shelf board with a back wall (with distractors from ``distractors``: by
 default this builder adds some)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from dropsynth import seeding
@@ -12,6 +14,8 @@ from dropsynth.scenes.builders.tabletop import build_in_area
 from dropsynth.types import Fixture, SceneSpec
 
 SHELF_THICKNESS_M = 0.03
+SHELF_DEFAULT_AZIMUTH = (0.0, 360.0)  # camera.azimuth_deg's default
+SHELF_FRONT_AZIMUTH = (-150.0, -30.0)  # cameras in front of a shelf whose front faces -y
 
 
 def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int) -> SceneSpec:
@@ -25,6 +29,10 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int) ->
         fx, fy = sc.clutter_floor_m
         return build_in_area(cfg, catalog, seed, scene_index, sc.clutter_area_m, keep_inside=False,
                              table_size_m=(fx, fy, 0.04))
+    if tuple(cfg.camera.azimuth_deg) == SHELF_DEFAULT_AZIMUTH:
+        # A shelf is seen from the front (-y): cameras behind the back wall
+        # would see nothing. An azimuth the user set is kept as it is.
+        cfg = dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, azimuth_deg=SHELF_FRONT_AZIMUTH))
     w, d = sc.shelf_size_m
     t = sc.bin_wall_thickness_m
     back = np.eye(4)

@@ -83,7 +83,7 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int):
         color = random_color(mat) if prim is not None else None
         top, bottom = face_area(v), face_area(-v)
         # A carrier can hold another object: flat top and bottom, and not tall for its base.
-        carrier = min(top, bottom) >= MIN_FACE_M2 and np.ptp(v[:, 2]) <= 2 * math.sqrt(bottom)
+        carrier = bool(min(top, bottom) >= MIN_FACE_M2 and np.ptp(v[:, 2]) <= 2 * math.sqrt(bottom))
         items.append((asset, prim, R, float(v[:, 2].min()), float(v[:, 2].max()),
                       float(np.linalg.norm(v[:, :2], axis=1).max()), color, top, carrier, bottom))
     # Columns of carriers, broadest bases lowest, each crowned with at most one
@@ -98,7 +98,7 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int):
             col.append(carriers.pop(0))
         if toppers and len(col) < h:
             col.append(toppers.pop(0))
-        columns.append(sorted(col[:-1], key=lambda c: -c[9]) + col[-1:] if col[-1][8] is False
+        columns.append(sorted(col[:-1], key=lambda c: -c[9]) + col[-1:] if not col[-1][8]
                        else sorted(col, key=lambda c: -c[9]))
     hx, hy = sc.spawn_area_m[0] / 2, sc.spawn_area_m[1] / 2
     placed: list[tuple[np.ndarray, float]] = []

@@ -30,6 +30,15 @@ CORPUS = {
     "unknown_distractor_pack": ("distractors:\n  count: [1, 2]\n  packs: ['builtin:nope']\n",
                                 ["distractors.packs", "builtin:nope"]),
     "clutter_area_too_big": ("scene:\n  builder: clutter\n  clutter_area_m: [3, 1]\n", ["scene.clutter_area_m"]),
+    "distractor_class_empty": ("distractors:\n  count: [1, 2]\n  annotate: true\n  class_name: ''\n",
+                               ["distractors.class_name", "empty"]),
+    "distractor_class_taken": ("distractors:\n  count: [1, 2]\n  annotate: true\n  class_name: mug\n",
+                               ["distractors.class_name", "already an object category"]),
+    "minimums_too_many": ("scene:\n  category_instances: {mug: [150, 150], duck: [100, 100]}\n",
+                          ["scene.category_instances", "250"]),
+    "bad_gripper": ("grasps:\n  enabled: true\n  approach_offset_m: 0.03\n", ["grasps.finger_depth_m"]),
+    "unknown_category_in_thin_preset_packs": ("preset: thin\nscene:\n  categories: [cardd]\n",
+                                              ["scene.categories", "unknown category 'cardd'", "'card'"]),
 }
 
 
@@ -46,3 +55,15 @@ def test_bad_config_is_one_clear_line(name, tmp_path):
     for w in [str(cfg)] + words:
         assert w in lines[0], (w, lines[0])
     assert not out.exists(), "nothing is written for a bad config"
+
+
+def test_broken_image_in_a_folder_is_a_config_error(tmp_path):
+    folder = tmp_path / "bg"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"not a png at all")
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(f"background:\n  kinds: [image]\n  image_folder: {folder}\n")
+    res = run_cli("generate", "--out", str(tmp_path / "out"), "--config", str(cfg), *TINY)
+    assert res.exit_code != 0
+    assert "background.image_folder" in res.output and "a.png" in res.output and "not a readable image" in res.output
+    assert not (tmp_path / "out").exists()

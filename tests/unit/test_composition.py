@@ -77,3 +77,18 @@ def test_instance_range_is_checked_like_any_range():
         config.load(None, {"scene": {"category_instances": {"mug": [3, 1]}}})
     with pytest.raises(ConfigError, match=r"scene.class_shares.ball: must be <= 1.0"):
         config.load(None, {"scene": {"class_shares": {"ball": 1.5}}})
+
+
+def test_minimum_holds_for_a_category_that_would_never_be_drawn():
+    from dropsynth import config
+    from dropsynth.assets.catalog import discover_packs, for_run
+
+    packs = [str(p) for p in discover_packs([], builtin=True)]
+    for scene in ({"category_weights": {"mug": 0}, "category_instances": {"mug": [2, 2]}},
+                  {"class_shares": {"duck": 0.5, "box": 0.5}, "category_instances": {"mug": [1, 3]}}):
+        cfg = config.load(None, {"scene": scene})
+        cat = for_run(cfg, packs)
+        lo, hi = scene["category_instances"]["mug"]
+        for s in range(5):
+            out = composition.plan(cat, cfg.scene, 10, np.random.default_rng(s))
+            assert lo <= sum(a.category == "mug" for a in out) <= hi

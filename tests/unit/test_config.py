@@ -353,3 +353,28 @@ def test_config_schema_command():
     res = CliRunner().invoke(main, ["config", "schema"])
     assert res.exit_code == 0
     assert json.loads(res.output)["properties"]["camera"]["properties"]["width"]["default"] == 640
+
+
+def test_preset_packs_are_kept_when_the_user_adds_packs(tmp_path):
+    from dropsynth import config as config_mod
+
+    cfg = config_mod.load(None, {"preset": "thin", "assets": {"packs": [str(tmp_path)]}})
+    assert cfg.assets.packs == ["builtin:thin", str(tmp_path)]
+    again = config_mod.apply_preset(config_mod.apply_preset({"preset": "thin", "assets": {"packs": ["p"]}}, "x"), "x")
+    assert again["assets"]["packs"] == ["builtin:thin", "p"]
+
+
+def test_shelf_cameras_keep_to_the_front_unless_azimuth_is_set():
+    from dropsynth import config as config_mod
+    from dropsynth.assets.catalog import discover_packs, for_run
+    from dropsynth.scenes import builders
+
+    packs = [str(p) for p in discover_packs([], builtin=True)]
+    for az, front in ((None, True), ([60, 120], False)):
+        over = {"scene": {"builder": "clutter", "clutter_surface": "shelf"}, "views_per_scene": 12}
+        if az is not None:
+            over["camera"] = {"azimuth_deg": az}
+        cfg = config_mod.load(None, over)
+        spec = builders.get("clutter")(cfg, for_run(cfg, packs), 0, 0)
+        ys = [c.world_T_cam[1, 3] for c in spec.cameras]
+        assert all(y < 0 for y in ys) if front else all(y > 0 for y in ys)
