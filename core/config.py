@@ -182,6 +182,13 @@ class SensorConfig:
 
 
 @dataclass
+class RenderConfig:
+    msaa: int = _f(0, doc="anti-aliasing of the RGB image: multisample count 0 (off: one pass gives RGB, ids "
+                          "and depth), 2, 4 or 8 (a separate RGB pass; about 20 ms more per 640x480 view on "
+                          "llvmpipe at 4); ids and depth stay exact either way", choices=(0, 2, 4, 8))
+
+
+@dataclass
 class RunConfig:
     seed: int = _f(0, doc="master seed; every random draw derives from it", lo=0, hi=2**63 - 1)
     scenes: int = _f(8, doc="settled scenes to generate", lo=1, lo_open=False, hi=10**9)
@@ -193,6 +200,7 @@ class RunConfig:
     lights: LightConfig = field(default_factory=LightConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     sensor: SensorConfig = field(default_factory=SensorConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
 
     def to_dict(self) -> dict:
         """Plain-JSON/YAML view of the whole config (tuples become lists)."""
@@ -237,6 +245,9 @@ def _coerce_scalar(v, typ, f, source, path):
             else:
                 raise ConfigError(f"{_where(source, path)}: must be an integer, got {v!r}")
         _check_number(v, f, source, path)
+        choices = f.metadata.get("choices")
+        if choices and v not in choices:
+            raise ConfigError(f"{_where(source, path)}: must be one of {', '.join(map(str, choices))}, got {v}")
         return v
     if typ is float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -478,6 +489,8 @@ def json_schema() -> dict:
                 out["exclusiveMinimum" if meta.get("lo_open") else "minimum"] = meta["lo"]
             if meta.get("hi") is not None:
                 out["maximum"] = meta["hi"]
+            if meta.get("choices"):
+                out["enum"] = list(meta["choices"])
             return out
         out = {"type": "string"}
         if meta.get("choices"):

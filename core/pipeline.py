@@ -199,7 +199,7 @@ class ShardWorker:
             cfg.scene.categories, cfg.scene.objects, cfg.scene.category_weights)
         self.category_ids = self.catalog.category_ids()
         self.build = builders.get(cfg.scene.builder)
-        self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height)
+        self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height, msaa=cfg.render.msaa)
         self.world = PhysicsWorld()
 
     def close(self) -> None:

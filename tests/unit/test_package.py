@@ -106,6 +106,14 @@ def test_wheel_contains_builtin_pack(wheel):
     assert shipped == (REPO / "assets" / "builtin" / "pack.yaml").read_bytes()
 
 
+def test_wheel_contains_the_shaders(wheel):
+    names = set(wheel.namelist())
+    shaders = sorted((REPO / "render" / "shaders").iterdir())
+    assert shaders
+    for f in shaders:
+        assert f"dropsynth/render/shaders/{f.name}" in names, f"render/shaders/{f.name} is not shipped"
+
+
 def test_wheel_has_no_tests_or_scripts_and_declares_the_cli(wheel):
     names = wheel.namelist()
     assert not [n for n in names if n.startswith(("tests/", "scripts/", "core/", "scenes/"))]
