@@ -169,7 +169,7 @@ def package_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"dropsynth": __version__, "python": platform.python_version()}
-    for name in ("numpy", "pybullet", "pyrender", "PyOpenGL", "trimesh", "pillow", "pycocotools", "scipy"):
+    for name in ("numpy", "pybullet", "pyrender", "PyOpenGL", "trimesh", "pillow", "isal", "pycocotools", "scipy"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
