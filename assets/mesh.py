@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,16 @@ MIN_SIZE_M = 0.002  # smaller than 2 mm across: almost surely a unit mistake
 MAX_SIZE_M = 3.0  # larger than 3 m across is no tabletop object
 UNIT_HINTS = (("mm", 0.001), ("cm", 0.01), ("m", 1.0))
 CONVEX_RATIO = 0.9  # volume / hull volume at or above which an object is treated as convex
-COLLISION_VERSION = "vhacd-1"  # bump to invalidate cached collision meshes
+COLLISION_VERSION = "vhacd-2"  # bump to invalidate cached collision meshes
 VHACD_PARAMS = {"resolution": 200000, "concavity": 0.0015, "maxNumVerticesPerCH": 64, "minVolumePerCH": 0.0001}
+# Bullet's convex-hull support function scans every vertex, many times per
+# contact and step: the built-in soccer ball's 3,632-vertex hull cost 0.08 ms
+# per step per ball (256 vertices: 0.009 ms). Larger hulls are reduced to
+# this many of their vertices (the hull of a subset lies inside the
+# original; for the 7 cm ball the surface moves in by at most 0.7 mm).
+MAX_HULL_VERTICES = 256
+# Precomputed decompositions of the built-in pack (scripts/make_builtin_collision.py).
+SHIPPED_COLLISION = Path(__file__).resolve().parent / "builtin" / "collision"
 
 
 @dataclass(frozen=True)
@@ -204,6 +213,23 @@ def obj_parts(path: str) -> list:
     return out
 
 
+def _reduce_hull(hull, max_vertices: int):
+    """The convex hull of at most ``max_vertices`` of ``hull``'s vertices,
+    spread by farthest-point sampling (deterministic: it starts from the
+    vertex farthest from the centroid, ties go to the lowest index)."""
+    import trimesh
+
+    v = np.asarray(hull.vertices, dtype=np.float64)
+    if len(v) <= max_vertices:
+        return hull
+    chosen = [int(np.argmax(np.linalg.norm(v - v.mean(axis=0), axis=1)))]
+    dist = np.linalg.norm(v - v[chosen[0]], axis=1)
+    for _ in range(max_vertices - 1):
+        chosen.append(int(np.argmax(dist)))
+        dist = np.minimum(dist, np.linalg.norm(v - v[chosen[-1]], axis=1))
+    return trimesh.convex.convex_hull(v[sorted(chosen)])
+
+
 def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> tuple[str, int, str]:
     """(OBJ path of the convex parts, part count, method).
 
@@ -223,6 +249,16 @@ def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> t
         info = json.loads(meta.read_text())
         return str(out), int(info["parts"]), info["method"]
     cache.mkdir(parents=True, exist_ok=True)
+    shipped = SHIPPED_COLLISION / f"{key}.obj"
+    if shipped.is_file() and shipped.with_suffix(".json").is_file():
+        # The built-in pack's decompositions ship with dropsynth (same key, same
+        # bytes as computing them): a first run starts without V-HACD's seconds.
+        for src, dst in ((shipped, out), (shipped.with_suffix(".json"), meta)):
+            tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        info = json.loads(meta.read_text())
+        return str(out), int(info["parts"]), info["method"]
     shift = np.eye(4)
     shift[:3, 3] = -com
     if hull_only:
@@ -262,6 +298,7 @@ def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> t
         if not hulls:
             hulls = [visual_centred.convex_hull]
         method = "vhacd"
+    hulls = [_reduce_hull(h, MAX_HULL_VERTICES) for h in hulls]
     _write_parts_obj([h.vertices for h in hulls], [h.faces for h in hulls], out)
     tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"parts": len(hulls), "method": method, "asset": asset.key}))

@@ -139,20 +139,26 @@ def _boundary_loops(mask: np.ndarray) -> list[np.ndarray]:
         return []
     width = mask.shape[1] + 1
     key = start[:, 1] * width + start[:, 0]
-    # Outgoing edges per start vertex: one, or two at a corner-touch ("pinch").
+    # Outgoing edges per start vertex: one, or two at a corner-touch ("pinch");
+    # first[k] / second[k]: the lower / higher edge index starting at vertex k.
     order = np.argsort(key, kind="stable")
     skey = key[order]
-    first = {}
-    second = {}
-    for k, e in zip(skey.tolist(), order.tolist()):
-        if k in first:
-            second[k] = e
-        else:
-            first[k] = e
+    dup = np.zeros(n, bool)
+    dup[1:] = skey[1:] == skey[:-1]
+    size = (mask.shape[0] + 1) * width
+    first = np.full(size, -1, np.int64)
+    first[skey[~dup]] = order[~dup]
+    second = np.full(size, -1, np.int64)
+    second[skey[dup]] = order[dup]
     end_key = (start[:, 1] + _DY[d]) * width + (start[:, 0] + _DX[d])
-    used = np.zeros(n, bool)
-    d_list = d.tolist()
-    end_list = end_key.tolist()
+    # The edge after each edge. At a pinch turn right (towards the inside) so
+    # that the loop hugs one 4-connected component.
+    nxt = first[end_key]
+    alt = second[end_key]
+    want = (d + 1) % 4
+    turn = (alt >= 0) & (d[nxt] != want) & (d[np.maximum(alt, 0)] == want)
+    nxt = np.where(turn, alt, nxt).tolist()
+    used = bytearray(n)
     loops = []
     for e0 in range(n):
         if used[e0]:
@@ -160,18 +166,9 @@ def _boundary_loops(mask: np.ndarray) -> list[np.ndarray]:
         seq = []
         e = e0
         while not used[e]:
-            used[e] = True
+            used[e] = 1
             seq.append(e)
-            k = end_list[e]
-            nxt = first[k]
-            alt = second.get(k)
-            if alt is not None:
-                # At a pinch turn right (towards the inside) so that the loop
-                # hugs one 4-connected component.
-                want = (d_list[e] + 1) % 4
-                if d_list[nxt] != want and d_list[alt] == want:
-                    nxt = alt
-            e = nxt
+            e = nxt[e]
         seq = np.asarray(seq)
         ds = d[seq]
         corner = ds != np.roll(ds, 1)  # keep vertices where the direction changes

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-GRASP_VERSION = "grasps-3"  # bump to invalidate cached grasp libraries
+GRASP_VERSION = "grasps-4"  # bump to invalidate cached grasp libraries
 
 
 @dataclass(frozen=True)

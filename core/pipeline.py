@@ -182,7 +182,7 @@ def package_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"dropsynth": __version__, "python": platform.python_version()}
-    for name in ("numpy", "pybullet", "pyrender", "PyOpenGL", "trimesh", "pillow", "pycocotools", "scipy"):
+    for name in ("numpy", "pybullet", "pyrender", "PyOpenGL", "trimesh", "pillow", "isal", "pycocotools", "scipy"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -211,7 +211,7 @@ class ShardWorker:
         self.catalog = for_run(cfg, job.pack_paths)
         self.category_ids = self.catalog.category_ids()
         self.build = builders.get(cfg.scene.builder)
-        self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height)
+        self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height, msaa=cfg.render.msaa)
         self.world = PhysicsWorld()
         self.grasp_trials = None
         self.grasp_libs = None

@@ -2,17 +2,34 @@
 """Benchmark: the standard scene end to end, with a per-stage breakdown.
 
 Standard job: 640x480, 15 objects per scene, 5 views per scene, RGB + depth +
-instance PNGs + COCO (polygons by default). Runs in-process through
-``dropsynth.pipeline.generate`` (the same path as the CLI) into a temporary
-folder and prints frames/s plus seconds per frame for each stage.
+instance PNGs + COCO (polygons by default), with dropsynth's default render
+quality. Runs in-process through ``dropsynth.pipeline.generate`` (the same
+path as the CLI) into a temporary folder and prints frames/s plus
+milliseconds per frame for each stage.
 
     .venv/bin/python scripts/bench.py [--scenes 20] [--mask-format polygon|rle]
-                                      [--vs-peer] [--json FILE]
+                                      [--vs-peer [--rounds 3] [--cores N]] [--json FILE]
+    .venv/bin/python scripts/bench.py --first-frame [--rounds 3]
     .venv/bin/python scripts/bench.py --workers 1,2 [--frames 1000]
 
 --vs-peer also runs ../shared/bench/peer_pybullet.py (the same job written by
-hand with PyBullet's own renderer) on the same number of scenes and views, in
-alternating rounds, and prints the median frames/s of each and their ratio.
+hand with PyBullet's own renderer) in alternating rounds, twice per round:
+ - 1 worker: dropsynth with one worker against one peer process, on
+   --scenes scenes each;
+ - all cores: dropsynth with --workers N (N = --cores, default: the cores
+   this process may use) on N x --scenes scenes, against N peer processes
+   started together on --scenes scenes each (their frames/s summed).
+Both frames/s figures leave start-up out: the peer's is what it prints
+(its loop, after its imports and PyBullet start-up); dropsynth's counts the
+frames from the first one done to the last (worker start-up, the final
+merge and run.json left out); frames over the whole wall time of generate()
+is printed beside it. It prints each round, the median
+frames/s of each side and their ratio, the per-stage breakdown of the median
+1-worker run, and then the first-frame latency (as --first-frame).
+
+--first-frame runs the real CLI (`dropsynth generate`, a fresh process) and
+measures the time from starting the command to the first frame file in
+rgb/, with 1 worker and with the default (all cores), --rounds times each.
 
 --workers 1,2 runs the CLI (`dropsynth generate --workers N`) as a separate
 process tree for each worker count on a run of --frames frames, sampling the
@@ -38,7 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT.parent / "shared" / "bench" / "peer_pybullet.py"
 
 
-def run_dropsynth(scenes: int, views: int, width: int, height: int, mask_format: str, seed: int) -> dict:
+def run_dropsynth(scenes: int, views: int, width: int, height: int, mask_format: str, seed: int,
+                  workers: int = 1) -> dict:
     from dropsynth import config
     from dropsynth.pipeline import generate
 
@@ -49,21 +67,87 @@ def run_dropsynth(scenes: int, views: int, width: int, height: int, mask_format:
         "output": {"mask_format": mask_format, "preview": False},
     }
     cfg = config.load(None, overrides)
+    done = []  # (time, frames done so far)
+
+    def progress(n):
+        done.append((time.perf_counter(), (done[-1][1] if done else 0) + n))
+
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        s = generate(cfg, Path(tmp) / "ds")
+        s = generate(cfg, Path(tmp) / "ds", workers=workers, progress=progress)
         wall = time.perf_counter() - t0
-    return {"frames": s.frames, "seconds": wall, "frames_per_s": s.frames / wall,
+    # Steady state: from the first frame done to the last one (start-up of
+    # the workers, the merge and run.json left out), as the peer's own figure.
+    (t_first, n_first), (t_last, n_last) = done[0], done[-1]
+    steady = (n_last - n_first) / (t_last - t_first) if t_last > t_first else s.frames / wall
+    return {"frames": s.frames, "workers": workers, "seconds": wall, "frames_per_s": steady,
+            "frames_per_s_wall": s.frames / wall, "first_frame_s": t_first - t0,
             "stage_seconds": s.stage_seconds, "annotations": s.annotations, "gl_renderer": s.gl_renderer,
             "removed": s.removed_objects, "unplaced": s.unplaced_objects}
 
 
-def run_peer(scenes: int, views: int, width: int, height: int, seed: int) -> float:
+def run_peers(processes: int, scenes: int, views: int, width: int, height: int, seed: int) -> float:
+    """``processes`` peer processes started together, each on ``scenes``
+    scenes; returns the sum of the frames/s they print."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, str(PEER), "--out", tmp, "--scenes", str(scenes), "--views",
-                              str(views), "--width", str(width), "--height", str(height), "--seed", str(seed)],
-                             capture_output=True, text=True, check=True).stdout
-    return float(re.findall(r"frames/s: ([0-9.]+)", out)[-1])
+        procs = [subprocess.Popen([sys.executable, str(PEER), "--out", str(Path(tmp) / str(k)), "--scenes",
+                                   str(scenes), "--views", str(views), "--width", str(width), "--height",
+                                   str(height), "--seed", str(seed + 1000 * k)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for k in range(processes)]
+        total = 0.0
+        for p in procs:
+            out, err = p.communicate()
+            if p.returncode != 0:
+                raise SystemExit(f"peer failed: {err.strip()}")
+            total += float(re.findall(r"frames/s: ([0-9.]+)", out)[-1])
+    return total
+
+
+def _cli() -> list[str]:
+    exe = Path(sys.executable).with_name("dropsynth")
+    return [str(exe)] if exe.is_file() else [sys.executable, "-m", "dropsynth.cli"]
+
+
+def first_frame_latency(workers: int | None, seed: int) -> float:
+    """Seconds from starting `dropsynth generate` (a new process) to the
+    first complete frame file in rgb/ (frames are renamed into place when
+    complete; temporaries start with a dot)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "ds"
+        cmd = _cli() + ["generate", "--out", str(out), "--scenes", "2", "--views-per-scene", "5", "--seed",
+                        str(seed), "--set", "output.preview=false", "--no-progress"]
+        if workers is not None:
+            cmd += ["--workers", str(workers)]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        first = None
+        rgb = out / "rgb"
+        while first is None and proc.poll() is None:
+            try:
+                if any(not n.startswith(".") for n in os.listdir(rgb)):
+                    first = time.perf_counter() - t0
+            except FileNotFoundError:
+                pass
+            time.sleep(0.002)
+        err = proc.communicate()[1]
+        if proc.returncode != 0:
+            raise SystemExit(f"generate failed: {err.strip()}")
+        if first is None:  # finished between two looks
+            first = time.perf_counter() - t0
+    return first
+
+
+def render_quality() -> str:
+    """dropsynth's default render quality, in words, from the default config."""
+    from dropsynth import config
+
+    cfg = config.load(None)
+    lo, hi = cfg.lights.count
+    aa = "off" if cfg.render.msaa == 0 else f"{cfg.render.msaa}x MSAA"
+    return (f"pyrender's metallic-roughness BRDF per pixel (textures, base colour, metallic, roughness), "
+            f"{lo}-{hi} lights ({'/'.join(cfg.lights.kinds)}) + ambient, no shadows; anti-aliasing {aa} "
+            f"(render.msaa={cfg.render.msaa})")
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -138,7 +222,7 @@ def run_workers(workers: int, frames: int, views: int, width: int, height: int, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenes", type=int, default=20)
+    ap.add_argument("--scenes", type=int, default=12)
     ap.add_argument("--views", type=int, default=5)
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
@@ -146,10 +230,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds with --vs-peer")
     ap.add_argument("--vs-peer", action="store_true")
+    ap.add_argument("--cores", type=int, help="workers and peer processes for the all-cores figure "
+                                              "(default: the cores this process may use)")
+    ap.add_argument("--first-frame", action="store_true", help="only the first-frame latency of the CLI")
     ap.add_argument("--json", help="also write the figures to this JSON file")
     ap.add_argument("--workers", help="comma-separated worker counts: run the CLI with each (e.g. 1,2)")
     ap.add_argument("--frames", type=int, default=1000, help="frames per run with --workers")
     a = ap.parse_args()
+    from dropsynth.pipeline import default_workers
+
+    cores = a.cores or default_workers()
 
     if a.workers:
         rows = []
@@ -164,36 +254,76 @@ def main() -> None:
             Path(a.json).write_text(json.dumps(rows, indent=2) + "\n")
         return
 
+    if a.first_frame:
+        report_first_frame(a.rounds, a.seed, cores)
+        return
+
     result = {"job": {"scenes": a.scenes, "views_per_scene": a.views, "objects": 15, "width": a.width,
-                      "height": a.height, "mask_format": a.mask_format}}
+                      "height": a.height, "mask_format": a.mask_format}, "render": render_quality()}
     # Warm-up outside the timing: imports, GL context, mesh loading.
     run_dropsynth(1, 1, a.width, a.height, a.mask_format, a.seed + 1000)
+    print(f"job: {a.views} views per scene, 15 objects, {a.width}x{a.height}, {a.mask_format} masks, "
+          f"PNG files on disk")
+    print(f"render: {result['render']}", flush=True)
     if a.vs_peer:
-        ours, peer = [], []
+        rows = {"1 worker": ([], []), f"all cores ({cores})": ([], [])}
+        # As many scenes as the peers together, rounded up to whole shards per
+        # worker (an unequal last shard would leave a core idle at the end).
+        per = 4 * cores  # output.shard_scenes (default 4) per worker
+        all_scenes = -(-a.scenes * cores // per) * per
         for r in range(a.rounds):
-            d = run_dropsynth(a.scenes, a.views, a.width, a.height, a.mask_format, a.seed + r)
-            ours.append(d)
-            peer.append(run_peer(a.scenes, a.views, a.width, a.height, a.seed + r))
-            print(f"round {r + 1}: dropsynth {d['frames_per_s']:.2f} frames/s, peer {peer[-1]:.2f} frames/s",
+            seed = a.seed + r
+            d1 = run_dropsynth(a.scenes, a.views, a.width, a.height, a.mask_format, seed)
+            p1 = run_peers(1, a.scenes, a.views, a.width, a.height, seed)
+            dn = run_dropsynth(all_scenes, a.views, a.width, a.height, a.mask_format, seed, workers=cores)
+            pn = run_peers(cores, a.scenes, a.views, a.width, a.height, seed)
+            for (ours, peer), d, p in zip(rows.values(), (d1, dn), (p1, pn)):
+                ours.append(d)
+                peer.append(p)
+            print(f"round {r + 1}: 1 worker: dropsynth {d1['frames_per_s']:.2f} (wall {d1['frames_per_s_wall']:.2f}), "
+                  f"peer {p1:.2f} frames/s; all cores ({cores}): dropsynth {dn['frames_per_s']:.2f} "
+                  f"(wall {dn['frames_per_s_wall']:.2f}, {dn['frames']} frames), peer x{cores} {pn:.2f} frames/s",
                   flush=True)
-        d = sorted(ours, key=lambda x: x["frames_per_s"])[len(ours) // 2]
-        result["peer_frames_per_s"] = statistics.median(peer)
+        result["comparison"] = {}
+        # The machine may be shared: besides the ratio of the medians, the
+        # median of each round's own ratio (its two runs ran back to back).
+        print(f"\nmedian of {a.rounds} rounds (frames/s)   dropsynth   peer   ratio   median ratio per round")
+        for name, (ours, peer) in rows.items():
+            med = sorted(ours, key=lambda x: x["frames_per_s"])[len(ours) // 2]
+            pm = statistics.median(peer)
+            per_round = statistics.median(o["frames_per_s"] / p for o, p in zip(ours, peer))
+            result["comparison"][name] = {"dropsynth": med, "peer_frames_per_s": pm,
+                                          "ratio": med["frames_per_s"] / pm, "ratio_per_round": per_round,
+                                          "rounds": [{"dropsynth": o["frames_per_s"],
+                                                      "dropsynth_wall": o["frames_per_s_wall"], "peer": p}
+                                                     for o, p in zip(ours, peer)]}
+            print(f"{name:31s} {med['frames_per_s']:9.2f} {pm:6.2f} {med['frames_per_s'] / pm:7.2f} "
+                  f"{per_round:9.2f}")
+        d = result["comparison"]["1 worker"]["dropsynth"]
     else:
         d = run_dropsynth(a.scenes, a.views, a.width, a.height, a.mask_format, a.seed)
-    result["dropsynth"] = d
+        result["dropsynth"] = d
     n = d["frames"]
-    print(f"job: {a.scenes} scenes x {a.views} views, 15 objects, {a.width}x{a.height}, "
-          f"{a.mask_format} masks, 1 process; GL: {d['gl_renderer']}")
-    print(f"dropsynth: {n} frames in {d['seconds']:.2f} s = {d['frames_per_s']:.2f} frames/s "
-          f"({d['annotations']} annotations, {d['removed']} objects fell off, {d['unplaced']} unplaced)")
+    print(f"\ndropsynth, 1 worker: {n} frames in {d['seconds']:.2f} s = {d['frames_per_s_wall']:.2f} frames/s "
+          f"(first frame to last: {d['frames_per_s']:.2f}) "
+          f"({d['annotations']} annotations, {d['removed']} objects fell off, {d['unplaced']} unplaced); "
+          f"GL: {d['gl_renderer']}")
     print("per frame:  " + "  ".join(f"{k} {1000 * v / n:.1f} ms" for k, v in d["stage_seconds"].items()))
     if a.vs_peer:
-        ratio = d["frames_per_s"] / result["peer_frames_per_s"]
-        result["ratio"] = ratio
-        print(f"peer (PyBullet TinyRenderer, by hand): {result['peer_frames_per_s']:.2f} frames/s (median)")
-        print(f"ratio dropsynth / peer: {ratio:.2f}")
+        print()
+        result["first_frame_s"] = report_first_frame(a.rounds, a.seed, cores)
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+def report_first_frame(rounds: int, seed: int, cores: int) -> dict:
+    out = {}
+    for workers, name in ((1, "1 worker"), (None, f"default workers ({cores})")):
+        ts = [first_frame_latency(workers, seed + r) for r in range(rounds)]
+        out[name] = ts
+        print(f"first frame on disk after starting `dropsynth generate` ({name}): median "
+              f"{statistics.median(ts):.2f} s, max {max(ts):.2f} s over {rounds} runs", flush=True)
+    return out
 
 
 if __name__ == "__main__":

@@ -27,16 +27,17 @@ def depth_to_png_units(depth_m: np.ndarray) -> np.ndarray:
 
 
 def save_png(path: Path, array: np.ndarray, compress_level: int) -> None:
-    """Write an array (uint8 HxWx3, or uint16 HxW) as PNG via a temporary name."""
-    from PIL import Image
+    """Write an array (uint8 HxW, HxWx3 or HxWx4, or uint16 HxW) as PNG via a
+    temporary name (encoder: ``writers/png.py``)."""
+    from dropsynth.writers.png import encode_png
 
     path = Path(path)
+    data = encode_png(array, compress_level)
     # The pid keeps two writers of the same frame (a resumed run next to an
     # orphaned worker of the killed one) from renaming each other's file.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    img = Image.fromarray(np.ascontiguousarray(array))
     with open(tmp, "wb") as f:
-        img.save(f, format="PNG", compress_level=compress_level)
+        f.write(data)
     os.replace(tmp, path)
 
 

@@ -138,3 +138,27 @@ def test_collision_shapes_are_cached_by_content(example, monkeypatch, tmp_path):
     mesh_mod.prepare.cache_clear()
     prepare(dataclasses.replace(nut, scale=(0.02, 0.02, 0.02)))
     assert len(calls) == 2
+
+
+
+def test_shipped_builtin_decompositions_are_what_dropsynth_computes(tmp_path, monkeypatch):
+    """The built-in pack's V-HACD results ship as package data (a first run
+    starts without decomposing); they must match the current cache keys and
+    be byte-identical to a fresh decomposition, or be regenerated with
+    scripts/make_builtin_collision.py."""
+    import json
+
+    from dropsynth.assets import mesh
+    from dropsynth.assets.catalog import load_catalog
+
+    shipped_dir = mesh.SHIPPED_COLLISION
+    shipped = sorted(shipped_dir.glob("*.json"))
+    assert {json.loads(f.read_text())["asset"] for f in shipped} == {"builtin/teddy", "builtin/bunny"}
+    teddy = next(a for a in load_catalog([], builtin=True, installed=False).assets if a.id == "teddy")
+    key = mesh.geometry_key(teddy)
+    assert (shipped_dir / f"{key}.obj").is_file(), "stale: run scripts/make_builtin_collision.py"
+    monkeypatch.setenv("DROPSYNTH_CACHE", str(tmp_path))
+    monkeypatch.setattr(mesh, "SHIPPED_COLLISION", tmp_path / "nothing")
+    fresh = mesh.prepare.__wrapped__(teddy)  # not the per-process cache
+    assert fresh.method == "vhacd"
+    assert open(fresh.collision_obj, "rb").read() == (shipped_dir / f"{key}.obj").read_bytes()

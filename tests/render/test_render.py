@@ -306,19 +306,6 @@ def test_removed_objects_are_not_drawn(renderer, catalog):
 # --- instance ids above 255 -------------------------------------------------------------------
 
 
-def test_id_colour_round_trip():
-    from dropsynth.render.pyrender_backend import MAX_INSTANCES, color_to_id, id_to_color
-
-    ids = np.arange(MAX_INSTANCES + 1)
-    seg = np.array([id_to_color(int(i)) for i in ids], dtype=np.uint8).reshape(1, -1, 3)
-    assert all(0 <= v <= 255 for i in (0, 255, 256, 1000, 65535) for v in id_to_color(i))
-    back = color_to_id(seg)
-    assert back.dtype == np.uint16
-    np.testing.assert_array_equal(back[0], ids)
-    assert len({id_to_color(int(i)) for i in ids}) == ids.size
-    assert id_to_color(0) == (0, 0, 0), "0 is the background colour"
-
-
 def test_render_instance_ids_above_255(renderer, catalog):
     spheres = {300: SPHERES[1], 1000: SPHERES[2], 65535: SPHERES[7]}
     scene = make_scene(sphere_objects(catalog, spheres))

@@ -145,6 +145,7 @@ def test_wrong_types(write, text, key, words):
     ("output:\n  png_compress_level: 10\n", "output.png_compress_level"),
     ("lights:\n  ambient: [0.1, 1.5]\n", "lights.ambient[1]"),
     ("scene:\n  num_objects: [0, 5]\n", "scene.num_objects[0]"),
+    ("render:\n  msaa: 3\n", "render.msaa"),
 ], ids=lambda v: v if isinstance(v, str) and "\n" not in v else None)
 def test_out_of_range(write, text, key):
     msg = load_error(write(text))
@@ -331,7 +332,7 @@ def test_json_schema_accepts_every_valid_config_and_rejects_bad_ones():
                          "output": {"splits": {"train": 0.9, "val": 0.1}, "ground_truth": ["nocs"]}}).to_dict()
     assert not list(v.iter_errors(custom))
     for bad in ({"camera": {"fovy": 3}}, {"scenes": 0}, {"output": {"mask_format": "png"}},
-                {"camera": {"distance_m": [1.0]}}, {"lights": {"kinds": ["laser"]}}):
+                {"camera": {"distance_m": [1.0]}}, {"lights": {"kinds": ["laser"]}}, {"render": {"msaa": 3}}):
         assert list(v.iter_errors(bad)), bad
     # every key documented
     def walk(s):

@@ -107,6 +107,22 @@ def test_wheel_contains_builtin_pack(wheel, pack):
     assert shipped == (REPO / "assets" / pack / "pack.yaml").read_bytes()
 
 
+def test_wheel_contains_the_shipped_decompositions(wheel):
+    names = set(wheel.namelist())
+    files = sorted((REPO / "assets" / "builtin" / "collision").iterdir())
+    assert files
+    for f in files:
+        assert f"dropsynth/assets/builtin/collision/{f.name}" in names
+
+
+def test_wheel_contains_the_shaders(wheel):
+    names = set(wheel.namelist())
+    shaders = sorted((REPO / "render" / "shaders").iterdir())
+    assert shaders
+    for f in shaders:
+        assert f"dropsynth/render/shaders/{f.name}" in names, f"render/shaders/{f.name} is not shipped"
+
+
 def test_wheel_has_no_tests_or_scripts_and_declares_the_cli(wheel):
     names = wheel.namelist()
     assert not [n for n in names if n.startswith(("tests/", "scripts/", "core/", "scenes/"))]

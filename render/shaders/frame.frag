@@ -1,0 +1,129 @@
+#version 330 core
+// dropsynth's frame: pyrender's metallic-roughness BRDF (from its mesh.frag:
+// Fresnel-Schlick, Smith-Schlick geometry, GGX distribution; pyrender 0.1.45,
+// MIT licence, Matthew Matl) under the scene's directional, point and spot
+// lights plus its ambient light, sRGB output (gamma 2.2), no shadows, no
+// image-based lighting. Honours baseColorFactor, baseColorTexture, the
+// metallic and roughness factors (and their texture), emissive factor and
+// vertex colours. Writes, in one pass, the colour, the instance id and the
+// distance along the optical axis (m) into three attachments.
+
+struct Material {
+    vec4 base_color_factor;
+    float metallic_factor;
+    float roughness_factor;
+    vec3 emissive_factor;
+#ifdef HAS_BASE_COLOR_TEX
+    sampler2D base_color_texture;
+#endif
+#ifdef HAS_METALLIC_ROUGHNESS_TEX
+    sampler2D metallic_roughness_texture;
+#endif
+};
+
+uniform Material material;
+uniform int n_lights;
+// per light: xyz = position (point, spot) or direction towards the light
+// (directional), w = 1 for positional lights; radiance = colour x intensity;
+// spot: the direction it shines to, and cone scale and offset (0, 1: no cone)
+uniform vec4 light_position[MAX_LIGHTS];
+uniform vec3 light_radiance[MAX_LIGHTS];
+uniform vec3 light_spot_dir[MAX_LIGHTS];
+uniform vec2 light_cone[MAX_LIGHTS];
+uniform vec3 cam_pos;
+uniform vec3 ambient_light;
+uniform uint object_id;
+
+in vec3 frag_position;
+in float view_depth;
+#ifdef NORMAL_LOC
+in vec3 frag_normal;
+#endif
+#ifdef TEXCOORD_0_LOC
+in vec2 uv_0;
+#endif
+#ifdef COLOR_0_LOC
+in vec4 color_multiplier;
+#endif
+
+layout(location = 0) out vec4 frag_color;
+layout(location = 1) out uint frag_id;
+layout(location = 2) out float frag_depth;
+
+const float PI = 3.141592653589793;
+const float min_roughness = 0.04;
+
+vec3 srgb_to_linear(vec3 srgb)
+{
+    vec3 b_less = step(vec3(0.04045), srgb);
+    return mix(srgb / vec3(12.92), pow((srgb + vec3(0.055)) / vec3(1.055), vec3(2.4)), b_less);
+}
+
+vec3 compute_brdf(vec3 n, vec3 v, vec3 l, float roughness, vec3 f0, vec3 c_diff, vec3 radiance)
+{
+    vec3 h = normalize(l + v);
+    float nl = clamp(dot(n, l), 0.001, 1.0);
+    float nv = clamp(abs(dot(n, v)), 0.001, 1.0);
+    float nh = clamp(dot(n, h), 0.0, 1.0);
+    float vh = clamp(dot(v, h), 0.0, 1.0);
+    vec3 F = f0 + (1.0 - f0) * pow(clamp(1.0 - vh, 0.0, 1.0), 5.0);
+    float r = roughness + 1.0;
+    float k = r * r / 8.0;
+    float G = (nv / (nv * (1.0 - k) + k)) * (nl / (nl * (1.0 - k) + k));
+    float a = roughness * roughness;
+    float a2 = a * a;
+    float denom = nh * nh * (a2 - 1.0) + 1.0;
+    float D = a2 / (PI * denom * denom);
+    vec3 diffuse_contrib = (1.0 - F) * c_diff / PI;
+    vec3 spec_contrib = F * G * D / (4.0 * nl * nv + 0.001);
+    return nl * radiance * (diffuse_contrib + spec_contrib);
+}
+
+void main()
+{
+    vec4 base = material.base_color_factor;
+#ifdef HAS_BASE_COLOR_TEX
+    vec4 tex = texture(material.base_color_texture, uv_0);
+    base *= vec4(srgb_to_linear(tex.rgb), tex.a);
+#endif
+#ifdef COLOR_0_LOC
+    base *= color_multiplier;
+#endif
+    float roughness = material.roughness_factor;
+    float metallic = material.metallic_factor;
+#ifdef HAS_METALLIC_ROUGHNESS_TEX
+    vec4 mr = texture(material.metallic_roughness_texture, uv_0);
+    roughness *= mr.g;
+    metallic *= mr.b;
+#endif
+    roughness = clamp(roughness, min_roughness, 1.0);
+    metallic = clamp(metallic, 0.0, 1.0);
+    vec3 c_diff = mix(vec3(0.0), base.rgb * (1.0 - min_roughness), 1.0 - metallic);
+    vec3 f0 = mix(vec3(min_roughness), base.rgb, metallic);
+
+#ifdef NORMAL_LOC
+    vec3 n = normalize(frag_normal);
+#else
+    vec3 n = normalize(cross(dFdx(frag_position), dFdy(frag_position)));
+#endif
+    vec3 v = normalize(cam_pos - frag_position);
+    vec3 color = vec3(0.0);
+    for (int i = 0; i < n_lights; i++) {
+        vec3 l;
+        vec3 radiance = light_radiance[i];
+        if (light_position[i].w > 0.5) {
+            vec3 d = light_position[i].xyz - frag_position;
+            float dist2 = dot(d, d);
+            l = d * inversesqrt(dist2);
+            float cone = clamp(dot(light_spot_dir[i], -l) * light_cone[i].x + light_cone[i].y, 0.0, 1.0);
+            radiance *= cone * cone / dist2;
+        } else {
+            l = light_position[i].xyz;
+        }
+        color += compute_brdf(n, v, l, roughness, f0, c_diff, radiance);
+    }
+    color += base.rgb * ambient_light + material.emissive_factor;
+    frag_color = vec4(pow(clamp(color, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+    frag_id = object_id;
+    frag_depth = view_depth;
+}
