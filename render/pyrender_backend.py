@@ -115,23 +115,19 @@ class PyrenderRenderer:
         table.apply_translation((0, 0, -sz / 2))
         from dropsynth.render.materials import material_mesh
 
+        def static_mesh(box, material, rgba, roughness):
+            """A table or fixture: its random material when the config asks for one, else a plain colour."""
+            if material is not None:
+                return material_mesh(box, material, pyrender, smooth=False)
+            mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=rgba, metallicFactor=0.0,
+                                                     roughnessFactor=roughness)
+            return pyrender.Mesh.from_trimesh(box, material=mat, smooth=False)
+
         # The table, fixtures and unannotated distractors occlude but are background (0) in the id image.
-        if spec.table_material is not None:
-            table_mesh = material_mesh(table, spec.table_material, pyrender, smooth=False)
-        else:
-            mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=spec.table_rgba, metallicFactor=0.0,
-                                                     roughnessFactor=0.9)
-            table_mesh = pyrender.Mesh.from_trimesh(table, material=mat, smooth=False)
-        self._background = [scene.add(table_mesh)]
+        self._background = [scene.add(static_mesh(table, spec.table_material, spec.table_rgba, 0.9))]
         for fx in spec.fixtures:
             box = trimesh.creation.box(extents=fx.size_m)
-            if fx.material is not None:
-                mesh = material_mesh(box, fx.material, pyrender, smooth=False)
-            else:
-                mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=fx.rgba, metallicFactor=0.0,
-                                                         roughnessFactor=0.8)
-                mesh = pyrender.Mesh.from_trimesh(box, material=mat, smooth=False)
-            self._background.append(scene.add(mesh, pose=fx.world_T))
+            self._background.append(scene.add(static_mesh(box, fx.material, fx.rgba, 0.8), pose=fx.world_T))
         self._nodes = {}
         self._lights = []
         for obj in objs:
