@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwrite, --resume)
 RUN_CONFIG = "run_config.json"  # what a resumed run must match
 OUR_ENTRIES = ("rgb", "depth", "depth_noisy", "instances", "class", "normals", "nocs", "annotations", "run.json", "preview.png",
-               "stats", "yolo", "yolo-seg", "bop", RUN_CONFIG, MARKER)
+               "stats", "yolo", "yolo-seg", "bop", "grasps", "grasps_jacquard", "grasps_cornell", "grasp_maps",
+               RUN_CONFIG, MARKER)
 STAGES = ("build", "physics", "render", "annotate", "write", "grasps")
 PARTS = "parts"  # annotations/parts/: one COCO part per complete shard, until the merge
 
@@ -170,7 +171,8 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
 def _remove_temporaries(root: Path) -> None:
     """Delete temporary files that a killed run left (".name.tmp")."""
     for sub in ("rgb", "depth", "depth_noisy", "instances", "class", "normals", "nocs", "annotations",
-                "annotations/parts", "."):
+                "annotations/parts", "grasps", "grasps/library", "grasps_jacquard", "grasps_cornell", "grasp_maps",
+                "."):
         d = root / sub
         if d.is_dir():
             for p in d.iterdir():

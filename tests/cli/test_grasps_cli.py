@@ -178,3 +178,15 @@ def test_merge_keeps_grasp_files(grasp_dataset, tmp_path):
         for key in ("grasps_file", "grasps_jacquard_file", "grasps_cornell_file", "grasp_maps_file"):
             assert (m / im[key]).is_file()
     assert (m / "grasps" / "library" / "builtin__duck.h5").is_file()
+
+
+def test_overwrite_removes_the_grasp_files_of_the_previous_run(grasp_dataset, tmp_path):
+    import shutil
+
+    out = tmp_path / "ds"
+    shutil.copytree(grasp_dataset, out)
+    res = run_cli("generate", "--out", str(out), "--overwrite", "--scenes", "1", "--views-per-scene", "1",
+                  "--width", "64", "--height", "48", "--no-progress", "--workers", "1")
+    assert res.exit_code == 0, res.output
+    for d in ("grasps", "grasps_jacquard", "grasps_cornell", "grasp_maps"):
+        assert not (out / d).exists(), f"{d}/ of the previous run was left behind"
