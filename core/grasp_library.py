@@ -69,13 +69,11 @@ def _delta(rng: np.random.Generator, params: LibraryParams) -> np.ndarray:
     """A small random rigid motion: normal translation and a rotation about a
     random axis by a normal angle."""
     from dropsynth.scenes.grasp_sim import _rotation
+    from dropsynth.scenes.samplers import pose
 
     axis = rng.normal(size=3)
     angle = math.radians(params.pose_noise_deg) * rng.normal()
-    T = np.eye(4)
-    T[:3, :3] = _rotation(axis, angle)
-    T[:3, 3] = rng.normal(size=3) * params.pose_noise_m
-    return T
+    return pose(_rotation(axis, angle), rng.normal(size=3) * params.pose_noise_m)
 
 
 def build(asset: Asset, gripper: Gripper, params: LibraryParams, rng: np.random.Generator,
@@ -333,9 +331,3 @@ class SceneGraspLabeler:
                                np.zeros(0, np.float32), np.zeros(0, np.uint8))
         return SceneGrasps(*[np.concatenate(c) for c in zip(*parts)])
 
-
-def scene_grasps(world, settled, libraries: dict[str, GraspLibrary], gripper: Gripper, gcfg, seed: int,
-                 trials=None) -> SceneGrasps:
-    """Every labelled object's grasps in a settled scene (see SceneGraspLabeler)."""
-    lab = SceneGraspLabeler(world, settled, libraries, gripper, gcfg, seed, trials)
-    return lab.grasps(lab.objs)

@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 
 MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwrite, --resume)
 RUN_CONFIG = "run_config.json"  # what a resumed run must match
+GRASP_FORMAT_DIRS = {"jacquard": "grasps_jacquard", "cornell": "grasps_cornell", "maps": "grasp_maps"}
+GRASP_DIRS = ("grasps", *GRASP_FORMAT_DIRS.values())
 OUR_ENTRIES = ("rgb", "depth", "depth_noisy", "instances", "class", "normals", "nocs", "annotations", "run.json", "preview.png",
-               "stats", "yolo", "yolo-seg", "bop", "grasps", "grasps_jacquard", "grasps_cornell", "grasp_maps",
-               RUN_CONFIG, MARKER)
+               "stats", "yolo", "yolo-seg", "bop", *GRASP_DIRS, RUN_CONFIG, MARKER)
 STAGES = ("build", "physics", "render", "annotate", "write", "grasps")
 PARTS = "parts"  # annotations/parts/: one COCO part per complete shard, until the merge
 
@@ -171,8 +172,7 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
 def _remove_temporaries(root: Path) -> None:
     """Delete temporary files that a killed run left (".name.tmp")."""
     for sub in ("rgb", "depth", "depth_noisy", "instances", "class", "normals", "nocs", "annotations",
-                "annotations/parts", "grasps", "grasps/library", "grasps_jacquard", "grasps_cornell", "grasp_maps",
-                "."):
+                "annotations/parts", *GRASP_DIRS, "grasps/library", "."):
         d = root / sub
         if d.is_dir():
             for p in d.iterdir():
@@ -257,18 +257,16 @@ class ShardWorker:
         v = view_grasps(sg, camera.world_T_cam, camera.K, frame.instance_ids, {a.instance_id for a in anns},
                         self.gripper, g.planar_max_angle_deg)
         files = {"grasps_file": f"grasps/{name}.npz"}
-        for f in ("grasps",) + tuple(f"grasps_{x}" if x != "maps" else "grasp_maps" for x in g.formats):
-            (out / f).mkdir(parents=True, exist_ok=True)
         gw.write_frame_grasps(out / files["grasps_file"], **v)
         rects = v["rects"]
         if "jacquard" in g.formats:
-            files["grasps_jacquard_file"] = f"grasps_jacquard/{name}_grasps.txt"
+            files["grasps_jacquard_file"] = f"{GRASP_FORMAT_DIRS['jacquard']}/{name}_grasps.txt"
             gw.write_jacquard(out / files["grasps_jacquard_file"], rects)
         if "cornell" in g.formats:
-            files["grasps_cornell_file"] = f"grasps_cornell/{name}cpos.txt"
+            files["grasps_cornell_file"] = f"{GRASP_FORMAT_DIRS['cornell']}/{name}cpos.txt"
             gw.write_cornell(out / files["grasps_cornell_file"], rects)
         if "maps" in g.formats:
-            files["grasp_maps_file"] = f"grasp_maps/{name}.npz"
+            files["grasp_maps_file"] = f"{GRASP_FORMAT_DIRS['maps']}/{name}.npz"
             maps = gw.grasp_maps(rects, frame.instance_ids.shape[0], frame.instance_ids.shape[1],
                                  quality=v["robust"][v["rect_index"]] if len(rects) else None)
             gw.write_grasp_maps(out / files["grasp_maps_file"], maps)
@@ -528,10 +526,12 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
                 if library_progress is not None:
                     library_progress(done_libs[0], len(meshes))
 
-            gl.build_libraries(meshes, gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps),
-                               workers=workers if backend == "local" else 1, progress=_lib_done)
-            gl.export_libraries(out_dir / "grasps" / "library", catalog.assets,
-                                gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps))
+            gripper, params = gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps)
+            gl.build_libraries(meshes, gripper, params, workers=workers if backend == "local" else 1,
+                               progress=_lib_done)
+            gl.export_libraries(out_dir / "grasps" / "library", meshes, gripper, params)
+            for fmt in cfg.grasps.formats:  # made once here, not per frame by the workers
+                (out_dir / GRASP_FORMAT_DIRS[fmt]).mkdir(exist_ok=True)
         shards = job.shards()
         done = [k for k in range(len(shards)) if resumed and part_is_complete(part_path(out_dir, k))]
         todo = [k for k in range(len(shards)) if k not in set(done)]

@@ -209,7 +209,8 @@ def test_colliding_grasps_intersect_the_scene_and_free_ones_do_not(catalog):
     spec = builders.get("tabletop")(cfg, cat, 5, 0)
     with PhysicsWorld() as world, GraspTrials(g) as trials:
         settled = world.settle(spec, cfg.physics)
-        sg = gl.scene_grasps(world, settled, libs, g, gcfg, seed=5, trials=trials)
+        labeler = gl.SceneGraspLabeler(world, settled, libs, g, gcfg, 5, trials)
+        sg = labeler.grasps(labeler.objs)
     assert len(sg.instance_id) > 0
     colliding = np.flatnonzero(sg.collision_free == 0)
     free = np.flatnonzero(sg.collision_free == 1)
