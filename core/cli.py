@@ -451,5 +451,9 @@ def config_schema():
     click.echo(json.dumps(config_mod.json_schema(), indent=2))
 
 
+from dropsynth.utility.cli import utility  # noqa: E402  (its commands use _clean_errors above)
+
+main.add_command(utility)
+
 if __name__ == "__main__":
     main()

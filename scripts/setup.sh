@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install dropsynth into ./.venv, with the system OpenGL libraries it needs
 # (EGL + Mesa's llvmpipe for headless rendering) when they are missing.
-# Usage: bash scripts/setup.sh [--test]   (--test adds the test dependencies)
+# Usage: bash scripts/setup.sh [--test] [--utility]
+#   --test adds the test dependencies, --utility the utility benchmark's (torch, ultralytics)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +40,19 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip "setuptools>=70.1" wheel
-extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
-.venv/bin/python -m pip install -q -e ".${extras}"
+extras=()
+for arg in "$@"; do
+  case "$arg" in
+    --test) extras+=(test) ;;
+    --utility) extras+=(utility) ;;
+    *) echo "setup: unknown option $arg (use --test, --utility)" >&2; exit 2 ;;
+  esac
+done
+if [[ " ${extras[*]} " == *" utility "* ]] && ! .venv/bin/python -c "import torch, torchvision" >/dev/null 2>&1; then
+  # A matching torch/torchvision pair; on x86_64 with Python 3.11 pip takes both from this machine's wheel cache.
+  .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+fi
+spec="."
+[ ${#extras[@]} -gt 0 ] && spec=".[$(IFS=,; echo "${extras[*]}")]"
+.venv/bin/python -m pip install -q -e "$spec"
 echo "setup: dropsynth installed in .venv ($(.venv/bin/dropsynth --version))"
