@@ -239,8 +239,8 @@ class OutputConfig:
                            choices=("yolo", "yolo-seg", "bop"), allow_empty=True)  # = writers.EXPORTERS
     stats: bool = _f(False, doc="write the statistics report (stats/report.html, stats/stats.json) at the end")
     keep_empty_images: bool = _f(True, doc="write images in which no object is annotated")
-    png_compress_level: int = _f(1, doc="deflate level for PNG files: 0 stored, 1-3 ISA-L (fast), 4-9 zlib "
-                                        "(smaller, slower)", lo=0, hi=9)
+    png_compress_level: int = _f(1, doc="zlib deflate level for PNG files: 0 stored, 1 fastest .. 9 "
+                                        "smallest", lo=0, hi=9)
     preview: bool = _f(True, doc="write preview.png at the end of generate")
     preview_frames: int = _f(12, doc="frames shown in the preview grid", lo=1, hi=256)
     shard_scenes: int = _f(4, doc="scenes per shard, the unit of work that workers take and --resume keeps or "

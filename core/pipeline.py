@@ -184,11 +184,14 @@ def package_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"dropsynth": __version__, "python": platform.python_version()}
-    for name in ("numpy", "pybullet", "pyrender", "PyOpenGL", "trimesh", "pillow", "isal", "pycocotools", "scipy"):
+    for name in ("numpy", "pybullet", "pyrender", "PyOpenGL", "trimesh", "pillow", "pycocotools", "scipy"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = None
+    import zlib
+
+    out["zlib"] = zlib.ZLIB_RUNTIME_VERSION  # the PNG bytes depend on it
     return out
 
 
