@@ -336,9 +336,9 @@ def _grasp_libraries(cfg, packs: list, workers: int, no_progress: bool) -> list[
 def _grasp_config(config_path, sets, packs_flag_no_builtin):
     from dropsynth import config as config_mod
 
-    overrides = config_mod.parse_set(sets)
+    overrides = [("--set", config_mod.parse_set(sets))]
     if packs_flag_no_builtin:
-        overrides.setdefault("assets", {})["builtin"] = False
+        overrides.append(("--no-builtin", {"assets": {"builtin": False}}))
     return config_mod.load(config_path, overrides)
 
 
