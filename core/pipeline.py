@@ -215,6 +215,16 @@ class _Snapshot:
         shutil.rmtree(self.out_dir / REPLACED, ignore_errors=True)
 
 
+def _wrote_frames(out_dir: Path) -> bool:
+    """Whether any frame file (or temporary, or shard part) is on disk: a Ray
+    actor may have written some before the driver heard of it."""
+    for sub in ("rgb", "depth", "instances", f"annotations/{PARTS}"):
+        d = out_dir / sub
+        if d.is_dir() and any(True for _ in os.scandir(d)):
+            return True
+    return False
+
+
 def complete_shards(out_dir: Path, n_shards: int) -> set:
     """Indices of the shards whose COCO part is complete, from a listing of
     annotations/parts/ (not a look-up per shard of the run)."""
@@ -643,7 +653,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
                 gl_name = run_ray(job, todo, used, ray_address, frames_done,
                                   on_interrupt=lambda: Interrupted(_interrupt_message(out_dir, n_shards)))
     except BaseException as e:
-        if not first_frame.is_set() and before.restore():
+        if not first_frame.is_set() and not _wrote_frames(out_dir) and before.restore():
             if isinstance(e, Interrupted):
                 raise Interrupted(f"interrupted before the first frame: {out_dir} is as it was; run the "
                                   f"command again") from None

@@ -194,3 +194,35 @@ def test_runs_sharing_the_cores_write_the_same_bytes(reference, tmp_path):
         assert p.returncode == 0, stderr
     for out, _ in procs:
         assert tree_hashes(out, SKIP) == reference, out.name
+
+
+def test_sigterm_on_the_ray_backend_stops_the_actors(reference, tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'dropsynth[ray]')")
+    out = tmp_path / "ray"
+    proc = _cli("generate", "--out", str(out), *JOB, "--workers", "2", "--backend", "ray")
+    deadline = time.monotonic() + 180
+    while _parts(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        _, stderr = proc.communicate()
+        if "cannot start or reach Ray" in stderr:
+            pytest.skip(f"Ray cannot start on this machine: {stderr.strip().splitlines()[-1]}")
+        pytest.fail(f"the Ray run ended before it could be stopped: {stderr[-2000:]}")
+    if _parts(out) < 1:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("no shard within 180 s on the Ray backend")
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the Ray run did not stop on SIGTERM")
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert "SIGTERM" in last and "--resume" in last and "Traceback" not in stderr, stderr
+    files = sorted(p.name for p in (out / "rgb").iterdir())
+    time.sleep(2)
+    assert sorted(p.name for p in (out / "rgb").iterdir()) == files, "actors kept writing after the driver stopped"
+    res = run_cli("generate", "--out", str(out), *JOB, "--workers", "1", "--resume")
+    assert res.exit_code == 0, res.output
+    assert tree_hashes(out, SKIP) == reference
