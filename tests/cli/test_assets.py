@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 import stat
 import tarfile
@@ -588,6 +589,7 @@ def test_generate_refuses_broken_pack(name, tmp_path):
         # Meshes are loaded (and measured) while building scenes: the line names the mesh file, and
         # the failure, before the first frame, leaves --out as it was (here: not there).
         line = one_line_error(res, case.words[0])
+        assert re.search(r": \w+\.(mesh|collision|unit): ", line), line  # the asset's key
         assert not out.exists(), sorted(p.name for p in out.iterdir())
     else:
         # Manifest and archive problems stop generate before it touches --out.
