@@ -562,7 +562,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
     """
     from dropsynth.render.gl import APT_HINT, missing_libraries
     from dropsynth.scenes import builders
-    from dropsynth.writers.coco import header, merge_parts, part_is_complete, part_path, read_part
+    from dropsynth.writers.coco import header, merge_parts, part_path, read_part
 
     t_start = time.perf_counter()
     out_dir = Path(out_dir).resolve()
