@@ -2,8 +2,10 @@
 
 A member is refused when its name is absolute, climbs out with ``..``, or is
 a link (symbolic or hard) or a device; nothing is extracted from an archive
-with any such member. Extracted packs are cached by the archive's content
-hash, so a second run reuses them.
+with any such member, nor from one over the limits below (sizes as the
+archive declares them, which is what extraction writes: tarfile reads exactly
+a member's size, zipfile stops at it). Extracted packs are cached by the
+archive's content hash, so a second run reuses them.
 """
 from __future__ import annotations
 
@@ -19,6 +21,36 @@ from pathlib import Path, PurePosixPath
 from dropsynth.errors import AssetError
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
+# A pack is meshes, textures and a manifest: far below these. An archive over
+# them is refused before anything is extracted (an 18 MB archive can hold a
+# 4 GiB file of zeros).
+MAX_MEMBERS = 10_000
+MAX_FILE_BYTES = 512 * 2**20
+MAX_TOTAL_BYTES = 2 * 2**30
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB" if n >= 2**20 else f"{n:,} bytes"
+
+
+class _Limits:
+    """Counts members and declared sizes; the first limit passed is the error."""
+
+    def __init__(self, path: Path):
+        self.path, self.members, self.total = path, 0, 0
+
+    def add(self, name: str, size: int) -> None:
+        self.members += 1
+        self.total += max(0, size)
+        if self.members > MAX_MEMBERS:
+            raise AssetError(f"{self.path}: more than {MAX_MEMBERS:,} members (the limit for a pack); nothing "
+                             f"was extracted")
+        if size > MAX_FILE_BYTES:
+            raise AssetError(f"{self.path}: {name}: {_mib(size)} unpacked, over the limit of "
+                             f"{_mib(MAX_FILE_BYTES)} per file; nothing was extracted")
+        if self.total > MAX_TOTAL_BYTES:
+            raise AssetError(f"{self.path}: over {_mib(MAX_TOTAL_BYTES)} unpacked in all (the limit for a pack, "
+                             f"reached at {name}); nothing was extracted")
 
 
 def is_archive(path: str | Path) -> bool:
@@ -41,12 +73,16 @@ def _unsafe_name(name: str) -> str | None:
 
 
 def check_members(path: Path) -> list[tuple[str, str]]:
-    """(member, reason) for every unsafe member of an archive."""
+    """(member, reason) for every unsafe member of an archive. Raises
+    AssetError (one line) for an archive that cannot be read or is over the
+    limits on member count, file size and total size."""
     bad = []
+    limits = _Limits(path)
     try:
         if str(path).lower().endswith(".zip"):
             with zipfile.ZipFile(path) as z:
                 for info in z.infolist():
+                    limits.add(info.filename, info.file_size)
                     reason = _unsafe_name(info.filename)
                     mode = info.external_attr >> 16
                     if reason is None and stat.S_ISLNK(mode):
@@ -55,7 +91,8 @@ def check_members(path: Path) -> list[tuple[str, str]]:
                         bad.append((info.filename, reason))
         else:
             with tarfile.open(path, "r:*") as t:
-                for m in t.getmembers():
+                for m in t:  # one header at a time: stops at the first limit passed
+                    limits.add(m.name, m.size if m.isfile() else 0)
                     reason = _unsafe_name(m.name)
                     if reason is None and m.issym():
                         reason = "symbolic link"
@@ -65,8 +102,14 @@ def check_members(path: Path) -> list[tuple[str, str]]:
                         reason = "not a regular file or folder"
                     if reason:
                         bad.append((m.name, reason))
+    except tarfile.ReadError as e:
+        # tarfile lists every method it tried, one per line: say it once
+        what = "not a tar archive" if "could not be opened" in str(e) or "gzip" in str(e) else str(e).splitlines()[0]
+        raise AssetError(f"{path}: cannot read archive: {what} (a pack archive is a .tar.gz/.tgz or .zip of the "
+                         f"pack folder)") from None
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as e:
-        raise AssetError(f"{path}: cannot read archive: {e}") from None
+        raise AssetError(f"{path}: cannot read archive: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                         ) from None
     return bad
 
 

@@ -54,6 +54,53 @@ def resolve_path(ref: str, pack_dir: Path) -> Path:
     return p if p.is_absolute() else pack_dir / p
 
 
+def outside_pack(ref: str, path: Path, pack_dir: Path) -> str | None:
+    """Why ``ref`` (resolved to ``path``) is not a file of the pack, or None.
+    The pack format keeps every path inside the pack folder (so that a pack
+    moves, archives and installs as one folder); ``pybullet_data://`` names
+    PyBullet's own data."""
+    if ref.startswith("pybullet_data://"):
+        return None
+    if Path(ref).is_absolute() or ref.startswith(("/", "\\")) or (len(ref) > 1 and ref[1] == ":"):
+        return f"{ref}: an absolute path; paths must stay inside the pack (relative to pack.yaml)"
+    root = os.path.realpath(pack_dir)
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+        return f"{ref}: outside the pack folder; paths must stay inside the pack (relative to pack.yaml)"
+    return None
+
+
+def texture_problem(mesh_path: Path) -> str | None:
+    """Why an OBJ's texture (``map_Kd`` of its ``mtllib`` files) is a file
+    that is not an image, or None. Only headers are read: cheap enough for every run."""
+    import re
+
+    if mesh_path.suffix.lower() != ".obj":
+        return None
+    try:
+        data = mesh_path.read_bytes()
+    except OSError as e:
+        return f"cannot read ({e.strerror or e})"
+    for m in re.finditer(rb"^[ \t]*mtllib[ \t]+(.+?)[ \t]*\r?$", data, re.M):
+        mtl = mesh_path.parent / m.group(1).decode("utf-8", "replace")
+        if not mtl.is_file():
+            continue  # trimesh goes on without a missing material library, and so do we
+        for line in mtl.read_text(errors="replace").splitlines():
+            tok = line.split()
+            if len(tok) < 2 or tok[0].lower() != "map_kd":  # the one map trimesh (and so the renderer) uses
+                continue
+            tex = mtl.parent / tok[-1]
+            if not tex.is_file():
+                continue  # drawn in the base colour, as trimesh does (pybullet_data's jenga names a missing .tga)
+            try:
+                from PIL import Image
+
+                with Image.open(tex) as im:
+                    im.verify()
+            except Exception as e:  # PIL raises many kinds for a file that is not an image
+                return f"{mtl.name}: {tok[0]}: {tok[-1]}: not an image ({type(e).__name__})"
+    return None
+
+
 class _Checker:
     """Collects problems for one manifest instead of stopping at the first."""
 
@@ -103,9 +150,14 @@ def read_pack(path: str | Path) -> tuple[list[Asset], list[Problem]]:
     if not manifest.is_file():
         chk.error("", "pack manifest not found (a pack is a folder with a pack.yaml)")
         return [], chk.problems
+    from dropsynth import yamlio
+
     try:
-        data = yaml.safe_load(manifest.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        data = yamlio.loads(yamlio.read_text(manifest))
+    except (yamlio.DuplicateKeyError, yamlio.NotUtf8Error) as e:
+        chk.error("", str(e))
+        return [], chk.problems
+    except yaml.YAMLError as e:
         chk.error("", f"not valid YAML: {str(e).splitlines()[0]}")
         return [], chk.problems
     if not isinstance(data, dict):
@@ -236,6 +288,10 @@ def _read_mesh_source(chk, o, w, kw, pack_dir: Path, key: str) -> None:
         chk.error(f"{w}.{key}", "must be a file path")
         return
     path = resolve_path(ref, pack_dir)
+    why = outside_pack(ref, path, pack_dir)
+    if why:
+        chk.error(f"{w}.{key}", why)
+        return
     if not path.is_file():
         chk.error(f"{w}.{key}", f"file not found: {ref}")
         return
@@ -245,6 +301,10 @@ def _read_mesh_source(chk, o, w, kw, pack_dir: Path, key: str) -> None:
     if key == "mesh":
         if path.suffix.lower() not in MESH_SUFFIXES:
             chk.error(f"{w}.mesh", f"unsupported format {path.suffix!r} (use {', '.join(MESH_SUFFIXES)})")
+            return
+        why = texture_problem(path)
+        if why:
+            chk.error(f"{w}.mesh", f"{ref}: {why}")
             return
         kw.update(mesh_path=str(path), scale=scale)
     else:
@@ -268,11 +328,22 @@ def _read_mesh_source(chk, o, w, kw, pack_dir: Path, key: str) -> None:
             kw["restitution"] = u.restitution
         if "color" not in o and u.color_rgba is not None:
             kw["color_rgba"] = u.color_rgba
+        for part, p in (("visual", u.visual_path), ("collision", u.collision_path)):
+            if p:
+                why = outside_pack(os.path.relpath(p, pack_dir), Path(p), pack_dir)
+                why = why or texture_problem(Path(p)) if part == "visual" else why
+                if why:
+                    chk.error(f"{w}.urdf", f"{ref}: {part} mesh {why}")
+                    return
     if o.get("collision") in COLLISION_MODES:
         kw.update(collision_mode=o["collision"])
     elif "collision" in o:
         cref = o["collision"]
         cpath = resolve_path(str(cref), pack_dir)
+        why = outside_pack(str(cref), cpath, pack_dir)
+        if why:
+            chk.error(f"{w}.collision", why)
+            return
         if not cpath.is_file():
             chk.error(f"{w}.collision", f"file not found: {cref}")
             return
@@ -384,11 +455,17 @@ def for_run(cfg, pack_paths: list, source: str | None = None) -> AssetCatalog:
     in errors (default: where ``cfg`` was loaded from)."""
     from dropsynth.scenes import composition
 
-    source = source or getattr(cfg, "_source", "config")
+    # A key set by --set or a flag is reported as coming from there (config.load records where).
+    source_of = getattr(cfg, "_source_of", None)
+    if source is None and source_of is not None:
+        source, d_source = source_of("scene"), source_of("distractors")
+    else:
+        source = d_source = source or getattr(cfg, "_source", "config")
     sc = cfg.scene
     catalog = load_catalog(list(pack_paths), builtin=False, installed=False).select(
         sc.categories, sc.objects, sc.category_weights, source=source)
     composition.check(catalog, sc, source)
+    source = d_source
     d = cfg.distractors
     if distractor_range(cfg) == (0, 0):
         return catalog

@@ -76,7 +76,25 @@ def _load_trimesh(path: str, what: str, asset: Asset, **kw):
         raise AssetError(f"{path}: {asset.id}.{what}: mesh is empty (no faces)")
     if not np.all(np.isfinite(mesh.vertices)):
         raise AssetError(f"{path}: {asset.id}.{what}: mesh has non-finite vertex coordinates")
+    why = degenerate(mesh.vertices)
+    if why:
+        raise AssetError(f"{path}: {asset.id}.{what}: mesh is degenerate ({why}); a solid needs at least 4 "
+                         f"points that are not all in one plane")
     return mesh
+
+
+def degenerate(points) -> str | None:
+    """Why ``points`` (N, 3) span no volume (fewer than 4 distinct points, or
+    all on one plane or line), or None. Qhull, which makes the convex hull,
+    fails on these with a page of its own text."""
+    v = np.unique(np.asarray(points, dtype=np.float64).reshape(-1, 3), axis=0)
+    if len(v) < 4:
+        return f"{len(v)} distinct point{'s' if len(v) != 1 else ''}"
+    extent = float(np.max(np.ptp(v, axis=0)))
+    s = np.linalg.svd(v - v.mean(axis=0), compute_uv=False)
+    if extent == 0 or s[-1] <= 1e-9 * max(s[0], 1e-300):
+        return "all points in one plane" if s[1] > 1e-9 * max(s[0], 1e-300) else "all points on one line"
+    return None
 
 
 def size_problem(asset: Asset, extent_m: float) -> str | None:
@@ -272,6 +290,11 @@ def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> t
                 pieces = [_load_trimesh(asset.collision_path, "collision", asset)]
             if not pieces:
                 raise AssetError(f"{asset.collision_path}: {asset.id}.collision: mesh is empty (no faces)")
+            for k, piece in enumerate(pieces):
+                why = degenerate(piece.vertices)
+                if why:
+                    raise AssetError(f"{asset.collision_path}: {asset.id}.collision: part {k} is degenerate "
+                                     f"({why}); each convex part needs 4 points not in one plane")
         else:
             pieces = [_shape_mesh(asset.collision_primitive)]
         tf = shift @ _transform(asset.collision_scale or asset.scale, asset.collision_T)

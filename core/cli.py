@@ -15,6 +15,22 @@ from dropsynth import __version__
 from dropsynth.errors import ConfigError, DropsynthError
 
 DEFAULT_OUT = "out/demo"
+_STOP_SIGNAL: list = []  # the signal (SIGTERM) that stopped generate, if one did
+
+
+def _exit_code() -> int:
+    return 128 + _STOP_SIGNAL[0] if _STOP_SIGNAL else 130  # 143 for SIGTERM, like a shell; 130 for Ctrl-C
+
+
+def _stop_on_sigterm(signum, frame):
+    """Schedulers (SLURM, Kubernetes, Ray's autoscaler) stop a job with
+    SIGTERM: handled like Ctrl-C, so the workers are stopped and the message
+    says how to resume. A second one is ignored: the run is already stopping."""
+    import signal
+
+    signal.signal(signum, signal.SIG_IGN)
+    _STOP_SIGNAL.append(signum)
+    raise KeyboardInterrupt
 
 
 def _clean_errors(fn):
@@ -28,8 +44,8 @@ def _clean_errors(fn):
         try:
             return fn(*args, **kwargs)
         except Interrupted as e:
-            click.echo(f"\n{e}", err=True)
-            sys.exit(130)
+            click.echo(f"\n{'SIGTERM: ' if _STOP_SIGNAL else ''}{e}", err=True)
+            sys.exit(_exit_code())
         except DropsynthError as e:
             if verbose:
                 raise
@@ -40,8 +56,8 @@ def _clean_errors(fn):
             where = f": {e.filename}" if getattr(e, "filename", None) else ""
             raise click.ClickException(f"{e.strerror or e}{where}") from None
         except KeyboardInterrupt:
-            click.echo("\ninterrupted", err=True)
-            sys.exit(130)
+            click.echo(f"\n{'SIGTERM: ' if _STOP_SIGNAL else ''}interrupted", err=True)
+            sys.exit(_exit_code())
 
     return wrapper
 
@@ -98,18 +114,17 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
         raise ConfigError("--resume and --overwrite: choose one (finish the run in --out, or start it again)")
     if seed is not None and seed < 0:
         raise ConfigError(f"--seed: must be >= 0, got {seed}")
-    overrides = config_mod.parse_set(sets)
-    flags = {"scenes": scenes, "views_per_scene": views_per_scene, "seed": seed}
-    overrides.update({k: v for k, v in flags.items() if v is not None})
-    cam = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
-    if cam:
-        overrides.setdefault("camera", {}).update(cam)
-    if mask_format:
-        overrides.setdefault("output", {})["mask_format"] = mask_format
-    if no_builtin:
-        overrides.setdefault("assets", {})["builtin"] = False
-    if preset:
-        overrides["preset"] = preset
+    # One layer per source, each checked on its own, so that errors name it.
+    overrides = [("--set", config_mod.parse_set(sets))] + [
+        (flag, value) for flag, value, given in (
+            ("--scenes", {"scenes": scenes}, scenes is not None),
+            ("--views-per-scene", {"views_per_scene": views_per_scene}, views_per_scene is not None),
+            ("--seed", {"seed": seed}, seed is not None),
+            ("--width", {"camera": {"width": width}}, width is not None),
+            ("--height", {"camera": {"height": height}}, height is not None),
+            ("--mask-format", {"output": {"mask_format": mask_format}}, bool(mask_format)),
+            ("--no-builtin", {"assets": {"builtin": False}}, no_builtin),
+            ("--preset", {"preset": preset}, bool(preset))) if given]
     cfg = config_mod.load(config_path, overrides)
     total = cfg.scenes * cfg.views_per_scene
 
@@ -127,11 +142,16 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
 
     bar = tqdm(total=total, unit="frame", desc="generating", disable=no_progress, file=sys.stderr,
                dynamic_ncols=True, mininterval=0.5)
+    import signal
+
+    _STOP_SIGNAL.clear()
+    sigterm = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         summary = run(cfg, out_dir, packs=list(packs), overwrite=overwrite, resume=resume,
                       workers=workers or default_workers(), backend=backend, ray_address=ray_address,
                       progress=bar.update, library_progress=library_progress)
     finally:
+        signal.signal(signal.SIGTERM, sigterm)
         bar.close()
         for b in lib_bar:
             b.close()
@@ -225,9 +245,18 @@ def _parse_ratios(items) -> dict | None:
     for item in items:
         name, _, value = item.partition("=")
         try:
-            out[name.strip()] = float(value)
+            ratio = float(value)
         except ValueError:
             raise ConfigError(f"--split {item}: expected NAME=RATIO, e.g. --split train=0.8") from None
+        if name.strip() in out:
+            raise ConfigError(f"--split {item}: split {name.strip()!r} is given twice")
+        if not 0 <= ratio <= 1:
+            raise ConfigError(f"--split {item}: a ratio is a fraction from 0 to 1, got {value}")
+        out[name.strip()] = ratio
+    total = sum(out.values())
+    if total > 1 + 1e-9:
+        raise ConfigError(f"--split: the ratios sum to {total:g} ({', '.join(items)}); they must not exceed 1, "
+                          f"e.g. --split train=0.8 --split val=0.1 --split test=0.1")
     return out
 
 
@@ -307,9 +336,9 @@ def _grasp_libraries(cfg, packs: list, workers: int, no_progress: bool) -> list[
 def _grasp_config(config_path, sets, packs_flag_no_builtin):
     from dropsynth import config as config_mod
 
-    overrides = config_mod.parse_set(sets)
+    overrides = [("--set", config_mod.parse_set(sets))]
     if packs_flag_no_builtin:
-        overrides.setdefault("assets", {})["builtin"] = False
+        overrides.append(("--no-builtin", {"assets": {"builtin": False}}))
     return config_mod.load(config_path, overrides)
 
 

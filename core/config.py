@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import typing
 from dataclasses import dataclass, field
@@ -239,8 +240,8 @@ class OutputConfig:
                            choices=("yolo", "yolo-seg", "bop"), allow_empty=True)  # = writers.EXPORTERS
     stats: bool = _f(False, doc="write the statistics report (stats/report.html, stats/stats.json) at the end")
     keep_empty_images: bool = _f(True, doc="write images in which no object is annotated")
-    png_compress_level: int = _f(1, doc="deflate level for PNG files: 0 stored, 1-3 ISA-L (fast), 4-9 zlib "
-                                        "(smaller, slower)", lo=0, hi=9)
+    png_compress_level: int = _f(1, doc="zlib deflate level for PNG files: 0 stored, 1 fastest .. 9 "
+                                        "smallest", lo=0, hi=9)
     preview: bool = _f(True, doc="write preview.png at the end of generate")
     preview_frames: int = _f(12, doc="frames shown in the preview grid", lo=1, hi=256)
     shard_scenes: int = _f(4, doc="scenes per shard, the unit of work that workers take and --resume keeps or "
@@ -400,6 +401,10 @@ def _coerce(v, typ, f, source, path):
         if v is None:
             return None
         inner = [a for a in args if a is not type(None)][0]
+        if typing.get_origin(inner) is list and isinstance(v, (list, tuple)) and not v:
+            # null means "all"; an empty list would silently mean the same
+            raise ConfigError(f"{_where(source, path)}: an empty list selects nothing; leave the key out (or "
+                              f"null) for all")
         return _coerce(v, inner, f, source, path)
     if origin is Literal:
         return _coerce_scalar(v, str, f, source, path)
@@ -607,10 +612,19 @@ def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None
     return cfg
 
 
-def load(path: str | Path | None, overrides: dict | None = None) -> RunConfig:
+def load(path: str | Path | None, overrides: dict | list | None = None) -> RunConfig:
     """Load a YAML config file (or the defaults when ``path`` is None) and
-    apply ``overrides`` (a nested mapping, e.g. from CLI flags) on top."""
+    apply ``overrides`` on top: a nested mapping (reported as ``--set``), or a
+    list of ``(source, mapping)`` layers applied in order, e.g.
+    ``[("--set", ...), ("--width", {"camera": {"width": 320}})]``.
+
+    Every source is checked on its own first, so a later one never hides a
+    bad value in an earlier one (``camera: 5`` in the file with ``--width``),
+    and an error names the source the value came from.
+    """
     import yaml
+
+    from dropsynth import yamlio
 
     data: dict = {}
     source = "<defaults>"
@@ -620,15 +634,68 @@ def load(path: str | Path | None, overrides: dict | None = None) -> RunConfig:
         if not p.is_file():
             raise ConfigError(f"{source}: config file not found")
         try:
-            data = yaml.safe_load(p.read_text()) or {}
+            data = yamlio.loads(yamlio.read_text(p)) or {}
+        except (yamlio.NotUtf8Error, yamlio.DuplicateKeyError) as e:
+            raise ConfigError(f"{source}: {e}") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{source}: not valid YAML: {str(e).splitlines()[0]}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
-    merged = _merge(data, overrides or {})
-    cfg = from_dict(merged, source, Path(path).parent if path is not None else None)
-    cfg._source = source  # not a field: errors found later (against the asset packs) name the file too
+    if isinstance(overrides, dict):
+        layers = [("--set", overrides)] if overrides else []
+    else:
+        layers = [(name, layer) for name, layer in overrides or [] if layer]
+    origin: dict[str, str] = {}
+    merged = data
+    for name, layer in [(source, data)] + layers:
+        _build(RunConfig, layer, name, "")  # this source's own keys and values, before any other hides them
+        origin.update(dict.fromkeys(_leaf_paths(layer), name))
+        if layer is not data:
+            merged = _merge(merged, layer)
+    try:
+        cfg = from_dict(merged, _MERGED, Path(path).parent if path is not None else None)
+    except ConfigError as e:
+        raise _named(e, origin, source) from None
+    # Not fields: errors found later (against the asset packs) name the source of the key.
+    cfg._source = source
+    cfg._origin = origin
+    cfg._source_of = functools.partial(source_of, cfg)
     return cfg
+
+
+_MERGED = "<merged>"  # placeholder source of the merged config's checks, replaced by the key's own source
+
+
+def _leaf_paths(d: dict, prefix: str = ""):
+    for k, v in (d or {}).items():
+        path = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict) and v:
+            yield from _leaf_paths(v, path)
+        else:
+            yield path
+
+
+def _origin_of(origin: dict, key: str, fallback: str) -> str:
+    found = [src for k, src in origin.items() if k == key or k.startswith(key + ".") or key.startswith(k + ".")]
+    other = [src for src in found if src != fallback]
+    return other[-1] if other else fallback
+
+
+def source_of(cfg, key: str) -> str:
+    """Where ``cfg``'s value of ``key`` (a dotted path, or a section) came
+    from: a --set or a flag, else the config file, else ``<defaults>``."""
+    return _origin_of(getattr(cfg, "_origin", {}), key, getattr(cfg, "_source", "config"))
+
+
+def _named(e: ConfigError, origin: dict, file_source: str) -> ConfigError:
+    """A merged-config error with its placeholder source replaced by the
+    source of the key it names."""
+    msg = str(e)
+    if not msg.startswith(_MERGED + ": "):
+        return e
+    rest = msg[len(_MERGED) + 2:]
+    key = rest.split(":", 1)[0].split("[", 1)[0].strip()
+    return ConfigError(f"{_origin_of(origin, key, file_source)}: {rest}")
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -646,13 +713,17 @@ def parse_set(items: typing.Iterable[str]) -> dict:
     (values parsed as YAML)."""
     import yaml
 
+    from dropsynth import yamlio
+
     out: dict = {}
     for item in items:
         if "=" not in item:
             raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. camera.width=320")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw)
+            value = yamlio.loads(raw)
+        except yamlio.DuplicateKeyError as e:
+            raise ConfigError(f"--set {item}: duplicate key {e.key!r} in the value") from None
         except yaml.YAMLError:
             raise ConfigError(f"--set {item}: value is not valid YAML") from None
         node = out

@@ -21,6 +21,7 @@ import os
 import numpy as np
 import platform
 import shutil
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ OUR_ENTRIES = ("rgb", "depth", "depth_noisy", "instances", "class", "normals", "
                "stats", "yolo", "yolo-seg", "bop", *GRASP_DIRS, RUN_CONFIG, MARKER)
 STAGES = ("build", "physics", "render", "annotate", "write", "grasps")
 PARTS = "parts"  # annotations/parts/: one COCO part per complete shard, until the merge
+REPLACED = ".dropsynth.replaced"  # --overwrite: the previous output, until this run writes its first frame
 
 
 class Interrupted(DropsynthError):
@@ -86,9 +88,15 @@ class Job:
     pack_paths: tuple[str, ...]
     shard_scenes: int
 
-    def shards(self) -> list[tuple[int, int]]:
-        n = self.config["scenes"]
-        return [(a, min(a + self.shard_scenes, n)) for a in range(0, n, self.shard_scenes)]
+    @property
+    def n_shards(self) -> int:
+        return -(-self.config["scenes"] // self.shard_scenes)
+
+    def shard_range(self, shard: int) -> tuple[int, int]:
+        """(first scene, stop) of shard ``shard``: computed, never listed, so
+        memory does not grow with the run's length."""
+        first = shard * self.shard_scenes
+        return first, min(first + self.shard_scenes, self.config["scenes"])
 
 
 # --- output folder ------------------------------------------------------------
@@ -129,10 +137,14 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
     is ever deleted) or ``resume`` (only into a run made with the same config,
     seed and assets).
     """
+    from dropsynth.outlock import LOCK_NAME
+
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir}: exists and is not a folder")
-    entries = list(out_dir.iterdir()) if out_dir.is_dir() else []
+    if (out_dir / REPLACED).is_dir():  # left by a run killed before its first frame: ours
+        shutil.rmtree(out_dir / REPLACED)
+    entries = [p for p in out_dir.iterdir() if p.name != LOCK_NAME] if out_dir.is_dir() else []
     if entries and resume:
         saved = out_dir / RUN_CONFIG
         if not saved.is_file():
@@ -151,12 +163,12 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
         if not (out_dir / MARKER).exists():
             raise ConfigError(f"--out {out_dir}: not empty and not a dropsynth output (no {MARKER}); "
                               f"refusing to delete it, choose another folder")
+        # Moved aside, not deleted: a failure before the first frame puts them back.
+        (out_dir / REPLACED).mkdir()
         for name in OUR_ENTRIES:
             p = out_dir / name
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p)
-            elif p.exists() or p.is_symlink():
-                p.unlink()
+            if p.exists() or p.is_symlink():
+                os.replace(p, out_dir / REPLACED / name)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / MARKER).write_text(json.dumps({"tool": "dropsynth", "version": __version__}) + "\n")
@@ -167,6 +179,66 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
     except OSError as e:
         raise ConfigError(f"--out {out_dir}: cannot write there ({e.strerror or e})") from None
     return False
+
+
+class _Snapshot:
+    """What ``out_dir`` held before a run, to put it back when the run fails
+    before its first frame: what the run added is removed, and what
+    --overwrite moved aside (``REPLACED``) comes back."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.names = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
+
+    def restore(self) -> bool:
+        from dropsynth.outlock import LOCK_NAME
+
+        d = self.out_dir
+        if not d.is_dir():
+            return True
+        aside = d / REPLACED
+        back = set(os.listdir(aside)) if aside.is_dir() else set()
+        for p in d.iterdir():
+            if p.name in (LOCK_NAME, REPLACED) or (p.name in self.names and p.name not in back):
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        for name in back:
+            os.replace(aside / name, d / name)
+        if aside.is_dir():
+            aside.rmdir()
+        return True
+
+    def discard(self) -> None:
+        shutil.rmtree(self.out_dir / REPLACED, ignore_errors=True)
+
+
+def _wrote_frames(out_dir: Path) -> bool:
+    """Whether any frame file (or temporary, or shard part) is on disk: a Ray
+    actor may have written some before the driver heard of it."""
+    for sub in ("rgb", "depth", "instances", f"annotations/{PARTS}"):
+        d = out_dir / sub
+        if d.is_dir() and any(True for _ in os.scandir(d)):
+            return True
+    return False
+
+
+def complete_shards(out_dir: Path, n_shards: int) -> set:
+    """Indices of the shards whose COCO part is complete, from a listing of
+    annotations/parts/ (not a look-up per shard of the run)."""
+    from dropsynth.writers.coco import part_is_complete
+
+    d = Path(out_dir) / "annotations" / PARTS
+    out = set()
+    if d.is_dir():
+        for name in os.listdir(d):
+            if name.startswith("shard_") and name.endswith(".json") and name[6:-5].isdigit():
+                k = int(name[6:-5])
+                if k < n_shards and part_is_complete(d / name):
+                    out.add(k)
+    return out
 
 
 def _remove_temporaries(root: Path) -> None:
@@ -184,11 +256,14 @@ def package_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"dropsynth": __version__, "python": platform.python_version()}
-    for name in ("numpy", "pybullet", "pyrender", "PyOpenGL", "trimesh", "pillow", "isal", "pycocotools", "scipy"):
+    for name in ("numpy", "pybullet", "pyrender", "PyOpenGL", "trimesh", "pillow", "pycocotools", "scipy"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = None
+    import zlib
+
+    out["zlib"] = zlib.ZLIB_RUNTIME_VERSION  # the PNG bytes depend on it
     return out
 
 
@@ -343,7 +418,7 @@ class ShardWorker:
         from dropsynth.writers.images import DEPTH_SCALE_M, ImageWriter
 
         cfg, out = self.cfg, Path(self.job.out_dir)
-        first, stop = self.job.shards()[shard]
+        first, stop = self.job.shard_range(shard)
         images = ImageWriter(out, cfg.output.png_compress_level)
         stage = dict.fromkeys(STAGES, 0.0)
         stats = {"frames": 0, "annotations": 0, "per_class": Counter(), "empty_images": 0, "removed_objects": 0,
@@ -448,10 +523,13 @@ def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, 
              library_progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Generate a dataset; see ``_generate``. A failed write (full disk, lost
     mount, permissions) becomes one clear error that says how to finish."""
+    from dropsynth.outlock import OutputLock
+
     try:
-        return _generate(cfg, out_dir, packs=packs, overwrite=overwrite, resume=resume, workers=workers,
-                         backend=backend, ray_address=ray_address, progress=progress,
-                         library_progress=library_progress)
+        with OutputLock(Path(out_dir).resolve()):  # one writer per folder
+            return _generate(cfg, out_dir, packs=packs, overwrite=overwrite, resume=resume, workers=workers,
+                             backend=backend, ray_address=ray_address, progress=progress,
+                             library_progress=library_progress)
     except OSError as e:
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
         raise DropsynthError(f"--out {out_dir}: writing failed: {e.strerror or e}{where}; complete shards are "
@@ -484,7 +562,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
     """
     from dropsynth.render.gl import APT_HINT, missing_libraries
     from dropsynth.scenes import builders
-    from dropsynth.writers.coco import header, merge_parts, part_is_complete, part_path, read_part
+    from dropsynth.writers.coco import header, merge_parts, part_path, read_part
 
     t_start = time.perf_counter()
     out_dir = Path(out_dir).resolve()
@@ -511,8 +589,22 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
 
         raise RenderBackendError(f"OpenGL libraries not found ({', '.join(missing_libraries())} missing); "
                                  f"install them with: sudo {APT_HINT}")
+    n_shards = job.n_shards
+    done: set = set()
+    before = _Snapshot(out_dir)
+    first_frame = threading.Event()
+
+    def frames_done(n: int) -> None:
+        if n and not first_frame.is_set():
+            first_frame.set()
+            before.discard()  # a frame is written: the replaced output is gone for good
+        if progress is not None:
+            progress(n)
+
     try:
         resumed = prepare_output(out_dir, overwrite, resume, _fingerprint(cfg, catalog))
+        if resumed:
+            first_frame.set()  # the folder is a run in progress: never rolled back
         if cfg.grasps.enabled:
             from dropsynth import grasp_library as gl
 
@@ -532,34 +624,46 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
             gl.export_libraries(out_dir / "grasps" / "library", meshes, gripper, params)
             for fmt in cfg.grasps.formats:  # made once here, not per frame by the workers
                 (out_dir / GRASP_FORMAT_DIRS[fmt]).mkdir(exist_ok=True)
-        shards = job.shards()
-        done = [k for k in range(len(shards)) if resumed and part_is_complete(part_path(out_dir, k))]
-        todo = [k for k in range(len(shards)) if k not in set(done)]
-        if progress is not None and done:
-            progress(sum(read_part(part_path(out_dir, k))["stats"]["frames_attempted"] for k in done))
+        if resumed:
+            done = complete_shards(out_dir, n_shards)
+        n_todo = n_shards - len(done)
+        todo = (k for k in range(n_shards) if k not in done)  # lazy: never a list of the run's shards
+        if done:
+            frames_done(sum(read_part(part_path(out_dir, k))["stats"]["frames_attempted"] for k in done))
         gl_name = ""
-        if todo:
+        used = 0
+        if n_todo:
             if local is not None:
-                gl_name = local.renderer.gl_renderer
+                gl_name, used = local.renderer.gl_renderer, 1
                 try:
                     for k in todo:
-                        local.run(k, progress)
+                        local.run(k, frames_done)
                 except KeyboardInterrupt:
-                    raise Interrupted(_interrupt_message(out_dir, len(shards))) from None
+                    raise Interrupted(_interrupt_message(out_dir, n_shards)) from None
             elif backend == "local":
                 from dropsynth.runner import run_pool
 
-                gl_name = run_pool(job, todo, workers, progress,
-                                   on_interrupt=lambda: Interrupted(_interrupt_message(out_dir, len(shards))))
+                used = min(workers, n_todo)
+                gl_name = run_pool(job, todo, used, frames_done,
+                                   on_interrupt=lambda: Interrupted(_interrupt_message(out_dir, n_shards)))
             else:
                 from dropsynth.runner import run_ray
 
-                gl_name = run_ray(job, todo, workers, ray_address, progress)
+                used = min(workers, n_todo)
+                gl_name = run_ray(job, todo, used, ray_address, frames_done,
+                                  on_interrupt=lambda: Interrupted(_interrupt_message(out_dir, n_shards)))
+    except BaseException as e:
+        if not first_frame.is_set() and not _wrote_frames(out_dir) and before.restore():
+            if isinstance(e, Interrupted):
+                raise Interrupted(f"interrupted before the first frame: {out_dir} is as it was; run the "
+                                  f"command again") from None
+        raise
     finally:
         if local is not None:
             local.close()
-    parts = [part_path(out_dir, k) for k in range(len(shards))]
-    summary = RunSummary(out_dir=str(out_dir), workers=workers, backend=backend, shards_resumed=len(done),
+    before.discard()
+    parts = [part_path(out_dir, k) for k in range(n_shards)]
+    summary = RunSummary(out_dir=str(out_dir), workers=used, backend=backend, shards_resumed=len(done),
                          pack_paths=list(pack_paths),
                          packs=[{"name": n, "objects": sum(a.pack == n for a in catalog.assets)}
                                 for n in catalog.packs])
@@ -570,7 +674,7 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         for key in ("frames", "annotations", "empty_images", "removed_objects", "unplaced_objects",
                     "scenes_not_at_rest"):
             setattr(summary, key, getattr(summary, key) + st[key])
-        if k not in set(done):
+        if k not in done:
             summary.frames_this_run += st["frames"]
             for name, v in st["stage_seconds"].items():
                 stage[name] += v
@@ -646,9 +750,7 @@ def _already_complete(out_dir: Path, cfg: RunConfig, catalog) -> RunSummary:
 
 
 def _interrupt_message(out_dir: Path, total: int) -> str:
-    from dropsynth.writers.coco import part_path
-
-    complete = sum(part_path(out_dir, k).is_file() for k in range(total))
+    complete = len(complete_shards(out_dir, total))
     return (f"interrupted: {complete} of {total} shards complete in {out_dir}; "
             f"run the same command with --resume to finish")
 

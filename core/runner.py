@@ -12,7 +12,7 @@ import os
 import queue
 import signal
 import threading
-from typing import Callable
+from typing import Callable, Iterable
 
 from dropsynth.errors import DropsynthError
 
@@ -58,9 +58,12 @@ def _drain(q, progress, stop: threading.Event) -> None:
             progress(n)
 
 
-def run_pool(job, shards: list[int], workers: int, progress: Callable[[int], None] | None,
+def run_pool(job, shards: Iterable[int], workers: int, progress: Callable[[int], None] | None,
              on_interrupt: Callable[[], Exception]) -> str:
     """Run ``shards`` in ``workers`` spawned processes; returns the GL renderer name.
+
+    ``shards`` is consumed lazily: at most two shards per worker are queued at
+    a time, so a run of a billion scenes needs no more memory than a short one.
 
     Each worker uses one llvmpipe thread (LP_NUM_THREADS=1, unless set): with
     one process per core, llvmpipe's own threads would only compete. A worker
@@ -76,7 +79,7 @@ def run_pool(job, shards: list[int], workers: int, progress: Callable[[int], Non
     stop = threading.Event()
     drainer = threading.Thread(target=_drain, args=(q, progress, stop), daemon=True)
     drainer.start()
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(shards)), mp_context=ctx, initializer=_init_worker,
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                initargs=(job, q, "1" if workers > 1 else None))
     gl = ""
 
@@ -86,12 +89,22 @@ def run_pool(job, shards: list[int], workers: int, progress: Callable[[int], Non
                 p.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
 
+    todo = iter(shards)
+    pending: set = set()
+
+    def fill() -> None:
+        for k in todo:
+            pending.add(pool.submit(_run_shard, k))
+            if len(pending) >= 2 * workers:
+                return
+
     try:
-        pending = {pool.submit(_run_shard, k) for k in shards}
+        fill()
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 gl = fut.result().get("gl_renderer", gl)
+            fill()
         pool.shutdown(wait=True)
     except KeyboardInterrupt:
         kill_workers()
@@ -109,13 +122,15 @@ def run_pool(job, shards: list[int], workers: int, progress: Callable[[int], Non
     return gl
 
 
-def run_ray(job, shards: list[int], workers: int, address: str | None,
-            progress: Callable[[int], None] | None) -> str:
+def run_ray(job, shards: Iterable[int], workers: int, address: str | None,
+            progress: Callable[[int], None] | None, on_interrupt: Callable[[], Exception] | None = None) -> str:
     """Run ``shards`` as tasks on Ray actors (``address``: an existing
     cluster, e.g. "ray://head:10001" or "auto"; None starts a local Ray).
 
     Every node must see ``job.out_dir`` and the pack paths at the same path
     (a shared filesystem); the files are the same as with the local backend.
+    ``shards`` is consumed lazily, two per actor at a time. Ctrl-C or SIGTERM
+    kills the actors (on a cluster too) before ``on_interrupt()`` is raised.
     """
     try:
         import ray
@@ -125,10 +140,15 @@ def run_ray(job, shards: list[int], workers: int, address: str | None,
     started_here = not ray.is_initialized()
     if started_here:
         kw = {"address": address} if address else {"num_cpus": workers}
+        main = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if main else None
         try:
             ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kw)
         except Exception as e:  # ConnectionError, RuntimeError, ...: one clean line
             raise DropsynthError(f"--backend ray: cannot start or reach Ray ({type(e).__name__}: {e})") from None
+        finally:
+            if main and sigterm is not None:
+                signal.signal(signal.SIGTERM, sigterm)  # ray.init installs its own (sys.exit): keep the caller's
 
     @ray.remote(num_cpus=1)
     class RayShardWorker:
@@ -142,17 +162,33 @@ def run_ray(job, shards: list[int], workers: int, address: str | None,
         def run(self, shard):
             return self.w.run(shard)
 
+    actors: list = []
     try:
-        actors = [RayShardWorker.remote(job) for _ in range(min(workers, len(shards)))]
+        actors = [RayShardWorker.remote(job) for _ in range(workers)]
         gl = ""
-        for stats in ActorPool(actors).map_unordered(lambda a, k: a.run.remote(k), shards):
+        pool = ActorPool(actors)
+        todo = iter(shards)
+        queued = 0
+        for k in todo:  # ActorPool.map_unordered would list every shard up front
+            pool.submit(lambda a, shard: a.run.remote(shard), k)
+            queued += 1
+            if queued >= 2 * workers:
+                break
+        while pool.has_next():
+            stats = pool.get_next_unordered()
             gl = stats.get("gl_renderer", gl)
             if progress is not None:
                 progress(stats["frames_attempted"])
-        for a in actors:
-            ray.kill(a)
+            k = next(todo, None)
+            if k is not None:
+                pool.submit(lambda a, shard: a.run.remote(shard), k)
         return gl
     except KeyboardInterrupt:
+        for a in actors:
+            ray.kill(a)
+        actors = []
+        if on_interrupt is not None:
+            raise on_interrupt() from None
         raise DropsynthError("interrupted: complete shards are kept; run the same command with --resume to "
                              "finish") from None
     except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as e:
@@ -163,5 +199,7 @@ def run_ray(job, shards: list[int], workers: int, address: str | None,
         raise DropsynthError(f"--backend ray: a worker failed: {last.strip()}; complete shards are kept: run the "
                              f"same command with --resume to finish") from None
     finally:
+        for a in actors:
+            ray.kill(a)
         if started_here:
             ray.shutdown()

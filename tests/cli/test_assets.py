@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 import stat
 import tarfile
@@ -165,7 +166,8 @@ class Broken:
     kind: "manifest" (found without loading meshes: generate refuses before
     it touches --out), "mesh" (found when a mesh is loaded), "size" (found
     only by validate, which measures meshes), "archive" (an unsafe archive:
-    the field is the offending member).
+    the field is the offending member), "bad_archive" (not an archive, or
+    over the limits; the field is the member when one is to blame).
     field: what must follow "FILE: " on validate's line (None: no field,
     the message follows the file); words: must appear on that line.
     """
@@ -368,14 +370,150 @@ BROKEN: dict[str, Broken] = {
     "zip_symlink": Broken(_zip_with(_zip_symlink), "example/evil_link", ("unsafe archive member", "symbolic link"),
                           "archive"),
 }
+
+
+# --- issue 16: degenerate meshes, textures that are not images, paths out of
+# the pack, strict manifests, archives that are not archives or too large.
+
+def _mesh_file(name: str, text: str, collision: bool = False):
+    def fn(d: Path):
+        (d / name).write_text(text)
+        data = read_yaml(d)
+        data["objects"][0]["collision" if collision else "mesh"] = name
+        write_yaml(d, data)
+
+    return fn
+
+
+_TRIANGLE = "v 0 0 0\nv 0.05 0 0\nv 0 0.05 0\nf 1 2 3\n"
+_FLAT = "v 0 0 0\nv 0.05 0 0\nv 0.05 0.05 0\nv 0 0.05 0\nf 1 2 3\nf 1 3 4\n"
+_LINE = "v 0 0 0\nv 0.01 0 0\nv 0.02 0 0\nv 0.03 0 0\nf 1 2 3\nf 2 3 4\n"
+_TWO_POINTS = "v 0 0 0\nv 0.05 0 0\nf 1 2 2\nf 2 1 1\n"
+
+
+def _texture(data: bytes):
+    def fn(d: Path):
+        (d / "can.png").write_bytes(data)
+
+    return fn
+
+
+def _outside(ref_of, key: str = "mesh"):
+    def fn(d: Path):
+        (d.parent / "other").mkdir(exist_ok=True)
+        (d.parent / "other" / "cube.obj").write_text(cube_obj(0.05))
+        data = read_yaml(d)
+        data["objects"][0][key] = ref_of(d)
+        write_yaml(d, data)
+
+    return fn
+
+
+def _manifest_text(fn_text):
+    def fn(d: Path):
+        (d / "pack.yaml").write_bytes(fn_text((d / "pack.yaml").read_text()))
+
+    return fn
+
+
+def _raw_archive(name: str, make: Callable[[], bytes]) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        path = tmp / name
+        path.write_bytes(make())
+        return path
+
+    return build
+
+
+def _tar_huge_member() -> bytes:
+    """One tar header declaring a 4 GiB file (what an 18 MB archive of zeros holds)."""
+    import gzip
+
+    info = tarfile.TarInfo("example/zeros.bin")
+    info.size = 4 * 2**30
+    return gzip.compress(info.tobuf(tarfile.GNU_FORMAT))
+
+
+def _tar_many_members() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as t:
+        for i in range(10_001):
+            t.addfile(tarfile.TarInfo(f"example/f{i:05d}.txt"), io.BytesIO(b""))
+    return buf.getvalue()
+
+
+def _zip_huge_member() -> bytes:
+    """A zip whose central directory declares a 4 GiB member."""
+    import struct
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("example/zeros.bin", b"\0" * 16)
+    data = bytearray(buf.getvalue())
+    cd = data.find(b"PK\x01\x02")
+    data[cd + 24:cd + 28] = struct.pack("<I", 0xFFFFFFF0)
+    return bytes(data)
+
+
+def _zip_many_members() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for i in range(10_001):
+            z.writestr(f"example/f{i:05d}.txt", b"")
+    return buf.getvalue()
+
+
+BROKEN.update({
+    "mesh_one_triangle": Broken(_files(_mesh_file("tri.obj", _TRIANGLE)), "objects[0].mesh",
+                                ("tri.obj", "degenerate", "3 distinct points"), "mesh"),
+    "mesh_two_points": Broken(_files(_mesh_file("two.obj", _TWO_POINTS)), "objects[0].mesh",
+                              ("two.obj", "degenerate", "2 distinct points"), "mesh"),
+    "mesh_flat_square": Broken(_files(_mesh_file("flat.obj", _FLAT)), "objects[0].mesh",
+                               ("flat.obj", "degenerate", "one plane"), "mesh"),
+    "mesh_on_a_line": Broken(_files(_mesh_file("line.obj", _LINE)), "objects[0].mesh",
+                             ("line.obj", "degenerate", "one line"), "mesh"),
+    "collision_one_triangle": Broken(_files(_mesh_file("tri_col.obj", _TRIANGLE, collision=True)),
+                                     "objects[0].collision", ("tri_col.obj", "degenerate"), "mesh"),
+    "texture_is_text": Broken(_files(_texture(b"this is not a picture\n")), "objects[0].mesh",
+                              ("can.mtl", "map_Kd", "can.png", "not an image")),
+    "texture_is_truncated_png": Broken(_files(_texture(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")),
+                                       "objects[0].mesh", ("can.png", "not an image")),
+    "mesh_path_climbs_out": Broken(_files(_outside(lambda d: "../other/cube.obj")), "objects[0].mesh",
+                                   ("../other/cube.obj", "outside the pack")),
+    "mesh_path_absolute": Broken(_files(_outside(lambda d: "/etc/passwd")), "objects[0].mesh",
+                                 ("/etc/passwd", "absolute path")),
+    "mesh_path_absolute_inside": Broken(_files(_outside(lambda d: str(d / "can.obj"))), "objects[0].mesh",
+                                        ("absolute path",)),
+    "collision_path_climbs_out": Broken(_files(_outside(lambda d: "../other/cube.obj", "collision")),
+                                        "objects[0].collision", ("outside the pack",)),
+    "manifest_duplicate_key": Broken(_files(_manifest_text(lambda t: (t + "name: again\n").encode())), None,
+                                     ("duplicate key 'name'", "first at line")),
+    "manifest_not_utf8": Broken(_files(_manifest_text(lambda t: ("# caf\xe9\n" + t).encode("latin-1"))), None,
+                                ("not UTF-8",)),
+    "tar_gz_not_an_archive": Broken(_raw_archive("pack.tar.gz", lambda: b"just some text\n"), None,
+                                    ("cannot read archive", "not a tar archive"), "bad_archive"),
+    "tgz_empty": Broken(_raw_archive("pack.tgz", lambda: b""), None, ("cannot read archive",), "bad_archive"),
+    "zip_not_an_archive": Broken(_raw_archive("pack.zip", lambda: b"PK but not really\n"), None,
+                                 ("cannot read archive",), "bad_archive"),
+    "tar_member_4_gib": Broken(_raw_archive("huge.tar.gz", _tar_huge_member), "example/zeros.bin",
+                               ("4,096 MiB unpacked", "limit of 512 MiB per file"), "bad_archive"),
+    "zip_member_4_gib": Broken(_raw_archive("huge.zip", _zip_huge_member), "example/zeros.bin",
+                               ("MiB unpacked", "limit of 512 MiB per file"), "bad_archive"),
+    "tar_10001_members": Broken(_raw_archive("many.tar.gz", _tar_many_members), None,
+                                ("more than 10,000 members",), "bad_archive"),
+    "zip_10001_members": Broken(_raw_archive("many.zip", _zip_many_members), None,
+                                ("more than 10,000 members",), "bad_archive"),
+})
 ALL = sorted(BROKEN)
-NOT_ARCHIVE = [n for n in ALL if BROKEN[n].kind != "archive"]
+NOT_ARCHIVE = [n for n in ALL if BROKEN[n].kind not in ("archive", "bad_archive")]
 
 
 def build_case(name: str, tmp_path: Path) -> tuple[Broken, Path, str, str | None]:
     """(case, path, the file its line must name, the field its line must name)."""
     case = BROKEN[name]
     path = case.build(tmp_path)
+    if case.kind == "bad_archive":
+        return case, path, str(path), case.field
     if case.kind == "archive":
         field = case.field
         if field == "<absolute>":
@@ -412,7 +550,7 @@ def test_validate_refuses_broken_pack(name, tmp_path, env):
     assert "Traceback" not in res.output
     assert_problem_line(res, file, field, case.words)
     assert lines_of(res)[-1].startswith(f"{path}: ") and "error(s)" in lines_of(res)[-1]
-    if case.kind == "archive":
+    if case.kind in ("archive", "bad_archive"):
         assert_no_unsafe_leftovers(tmp_path, env)
 
 
@@ -448,9 +586,11 @@ def test_generate_refuses_broken_pack(name, tmp_path):
     out = tmp_path / "out"
     res = run_cli("generate", "--out", str(out), "--assets", str(path), "--no-builtin", *TINY)
     if case.kind in ("mesh", "size"):
-        # Meshes are loaded (and measured) while building scenes: the line names the mesh file.
+        # Meshes are loaded (and measured) while building scenes: the line names the mesh file, and
+        # the failure, before the first frame, leaves --out as it was (here: not there).
         line = one_line_error(res, case.words[0])
-        assert not (out / "run.json").exists() and not (out / "annotations" / "instances.json").exists()
+        assert re.search(r": \w+\.(mesh|collision|unit): ", line), line  # the asset's key
+        assert not out.exists(), sorted(p.name for p in out.iterdir())
     else:
         # Manifest and archive problems stop generate before it touches --out.
         line = one_line_error(res, file, f"{file}: {field}: " if field else f"{file}: ")
@@ -468,7 +608,7 @@ def test_generate_names_unreadable_mesh_in_any_worker(workers, tmp_path):
                   "--views-per-scene", "1", "--width", "64", "--height", "48", "--no-progress",
                   "--set", "output.shard_scenes=1", "--workers", workers)
     one_line_error(res, str(path / "junk.glb"), "soda_can.mesh", "cannot read mesh")
-    assert not (out / "run.json").exists() and not (out / "annotations" / "instances.json").exists()
+    assert not out.exists(), "a failure before the first frame leaves no .dropsynth or run_config.json behind"
 
 
 # add -----------------------------------------------------------------------------------------
@@ -477,7 +617,7 @@ def test_generate_names_unreadable_mesh_in_any_worker(workers, tmp_path):
 @pytest.mark.parametrize("name", ALL)
 def test_add_refuses_broken_pack_archive(name, tmp_path, env):
     case, path, _, field = build_case(name, tmp_path)
-    archive = path if case.kind == "archive" else tar_folder(path, tmp_path / f"{name}.tar.gz")
+    archive = path if case.kind in ("archive", "bad_archive") else tar_folder(path, tmp_path / f"{name}.tar.gz")
     res = run_cli("assets", "add", str(archive))
     line = one_line_error(res, str(archive), "nothing was installed" if case.kind != "archive" else "unsafe")
     if field and case.kind != "archive":
