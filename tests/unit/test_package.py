@@ -23,6 +23,7 @@ PACKAGES = [
     "dropsynth.assets",
     "dropsynth.render",
     "dropsynth.writers",
+    "dropsynth.utility",
 ]
 # Folder of each package in the source tree (pyproject's package-dir).
 SOURCE_DIRS = {
@@ -32,6 +33,7 @@ SOURCE_DIRS = {
     "dropsynth.assets": "assets",
     "dropsynth.render": "render",
     "dropsynth.writers": "writers",
+    "dropsynth.utility": "core/utility",
 }
 SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "out", "*.egg-info", "__pycache__",
                               ".pytest_cache", "*.pyc", "tests")
