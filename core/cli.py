@@ -244,15 +244,19 @@ def export():
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Folder [default: DATASET/yolo, or DATASET/yolo-seg with --task segment].")
 @click.option("--overwrite", is_flag=True, help="Replace a previous YOLO export there.")
+@click.option("--polygons", "convention", type=click.Choice(["centers", "edges"]), default="centers",
+              show_default=True, help="segment: vertices at pixel centres (exact for OpenCV's fillPoly, so for "
+                                      "Ultralytics' training masks) or pixel corners (COCO's).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
 @_clean_errors
-def export_yolo_cmd(dataset, task, split_items, out_dir, overwrite, verbose):
+def export_yolo_cmd(dataset, task, split_items, out_dir, overwrite, convention, verbose):
     """Ultralytics YOLO: images/<split>, labels/<split> and data.yaml."""
     from dropsynth.writers.yolo import export_yolo
 
     if out_dir is None:  # the same folders as output.export's yolo and yolo-seg
         out_dir = os.path.join(dataset, "yolo-seg" if task == "segment" else "yolo")
-    click.echo(str(export_yolo(dataset, out_dir, task=task, ratios=_parse_ratios(split_items), overwrite=overwrite)))
+    click.echo(str(export_yolo(dataset, out_dir, task=task, ratios=_parse_ratios(split_items), overwrite=overwrite,
+                               convention=convention)))
 
 
 @export.command("bop")
@@ -266,6 +270,22 @@ def export_bop_cmd(dataset, out_dir, overwrite, verbose):
     from dropsynth.writers.bop import export_bop
 
     click.echo(str(export_bop(dataset, out_dir, overwrite=overwrite)))
+
+
+@export.command("datumaro")
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--split", "split_items", multiple=True, metavar="NAME=RATIO",
+              help="Split ratios by scene (repeatable) [default: the run's output.splits, else train=0.8 val=0.1 "
+                   "test=0.1].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [default: DATASET/datumaro].")
+@click.option("--overwrite", is_flag=True, help="Replace a previous Datumaro export there.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def export_datumaro_cmd(dataset, split_items, out_dir, overwrite, verbose):
+    """COCO as images/<split>/ and annotations/instances_<split>.json (Datumaro's coco_instances layout)."""
+    from dropsynth.writers.datumaro import export_datumaro
+
+    click.echo(str(export_datumaro(dataset, out_dir, ratios=_parse_ratios(split_items), overwrite=overwrite)))
 
 
 @main.group()

@@ -218,6 +218,10 @@ class OutputConfig:
                                                choices=("polygon", "rle"))
     largest_part_only: bool = _f(False, doc="polygons: keep only the largest visible part of each object "
                                             "(bbox and area then describe that part)")
+    polygon_convention: Literal["edges", "centers"] = _f(
+        "edges", doc="COCO polygon vertices at pixel corners (edges: exact for pycocotools, FiftyOne, torchvision, "
+                     "Datumaro) or at pixel centres (centers: exact for cv2.fillPoly, supervision)",
+        choices=("edges", "centers"))
     min_visible_px: int = _f(20, doc="objects with fewer visible pixels are not annotated", lo=1, hi=10**8)
     min_visible_fraction: float = _f(0.0, doc="objects with a smaller visible fraction (visible / amodal pixels) "
                                              "are not annotated; above 0 it turns amodal on", lo=0.0, hi=1.0)
@@ -235,8 +239,9 @@ class OutputConfig:
                                                      "split), e.g. {train: 0.8, val: 0.1, test: 0.1}: writes "
                                                      "annotations/instances_<split>.json and splits the exports",
                                             lo=0.0, hi=1e6)
-    export: list[str] = _f([], doc="more formats written at the end: yolo (boxes), yolo-seg (polygons), bop",
-                           choices=("yolo", "yolo-seg", "bop"), allow_empty=True)  # = writers.EXPORTERS
+    export: list[str] = _f([], doc="more formats written at the end: yolo (boxes), yolo-seg (polygons), bop, "
+                                  "datumaro (COCO as images/<split>/ and annotations/instances_<split>.json)",
+                           choices=("yolo", "yolo-seg", "bop", "datumaro"), allow_empty=True)  # = writers.EXPORTERS
     stats: bool = _f(False, doc="write the statistics report (stats/report.html, stats/stats.json) at the end")
     keep_empty_images: bool = _f(True, doc="write images in which no object is annotated")
     png_compress_level: int = _f(1, doc="deflate level for PNG files: 0 stored, 1-3 ISA-L (fast), 4-9 zlib "

@@ -38,7 +38,7 @@ RUN_CONFIG = "run_config.json"  # what a resumed run must match
 GRASP_FORMAT_DIRS = {"jacquard": "grasps_jacquard", "cornell": "grasps_cornell", "maps": "grasp_maps"}
 GRASP_DIRS = ("grasps", *GRASP_FORMAT_DIRS.values())
 OUR_ENTRIES = ("rgb", "depth", "depth_noisy", "instances", "class", "normals", "nocs", "annotations", "run.json", "preview.png",
-               "stats", "yolo", "yolo-seg", "bop", *GRASP_DIRS, RUN_CONFIG, MARKER)
+               "stats", "yolo", "yolo-seg", "bop", "datumaro", *GRASP_DIRS, RUN_CONFIG, MARKER)
 STAGES = ("build", "physics", "render", "annotate", "write", "grasps")
 PARTS = "parts"  # annotations/parts/: one COCO part per complete shard, until the merge
 
@@ -387,7 +387,8 @@ class ShardWorker:
                 anns = annotate_frame(frame.instance_ids, settled, camera, mask_format=cfg.output.mask_format,
                                       min_visible_px=cfg.output.min_visible_px,
                                       largest_part_only=cfg.output.largest_part_only, amodal=amodal,
-                                      min_visible_fraction=cfg.output.min_visible_fraction)
+                                      min_visible_fraction=cfg.output.min_visible_fraction,
+                                      polygon_convention=cfg.output.polygon_convention)
                 t2 = time.perf_counter()
                 if anns or cfg.output.keep_empty_images:
                     rgb, sensor_files = self._sensor(cfg.seed, s, v, image_index, frame, images)
@@ -577,7 +578,8 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         per_class.update(st["per_class"])
     licenses = sorted({a.license for a in catalog.all_assets})
     head = header(catalog.categories, licenses, description=f"dropsynth {cfg.scene.builder} dataset",
-                  seed=cfg.seed, mask_format=cfg.output.mask_format, keypoints=cfg.output.keypoints)
+                  seed=cfg.seed, mask_format=cfg.output.mask_format, keypoints=cfg.output.keypoints,
+                  polygon_convention=cfg.output.polygon_convention)
     merge_parts(out_dir / "annotations" / "instances.json", head, parts)
     summary.per_class = {name: per_class.get(name, 0) for name, _ in catalog.categories}
     summary.stage_seconds = {k: round(v, 4) for k, v in stage.items()}

@@ -669,7 +669,7 @@ def test_end_to_end_with_example_pack(tmp_path, warm):
             assert a["asset_id"].startswith("example/"), a["asset_id"]
             oid = a["asset_id"].split("/", 1)[1]
             assert EXAMPLE_CATEGORIES[EXAMPLE_IDS.index(oid)] == coco.cats[a["category_id"]]["name"]
-            assert np.array_equal(coco.annToMask(a).astype(bool), ids == a["instance_id"]), a["id"]
+            assert np.array_equal(coco.annToMask(a).astype(bool), ids == a["inst_id"]), a["id"]
             seen_assets.add(oid)
             n += 1
     assert n >= 10
