@@ -38,8 +38,14 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2
   rm -rf .venv
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel
+# pip's output is kept in a log and shown only if it fails: setuptools notes
+# on every editable install of a package-dir layout ("Editable installation
+# ... folders with the same name as your package"), which is not for the user.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+quiet() { "$@" >"$log" 2>&1 || { cat "$log" >&2; echo "setup: failed: $*" >&2; exit 1; }; }
+quiet .venv/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
-.venv/bin/python -m pip install -q -e ".${extras}"
+quiet .venv/bin/python -m pip install -q -e ".${extras}"
 echo "setup: dropsynth installed in .venv ($(.venv/bin/dropsynth --version))"
