@@ -125,12 +125,22 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
         if done >= total:
             lib_bar[0].close()
 
+    # frames done/total, frames/s, elapsed and ETA, and the annotations written so far
     bar = tqdm(total=total, unit="frame", desc="generating", disable=no_progress, file=sys.stderr,
-               dynamic_ncols=True, mininterval=0.5)
+               dynamic_ncols=True, mininterval=0.5,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} frames "
+                          "[{rate_noinv_fmt}, {elapsed} elapsed, ETA {remaining}{postfix}]")
+    anns_so_far = [0]
+
+    def progress(frames: int, annotations: int) -> None:
+        anns_so_far[0] += annotations
+        bar.set_postfix_str(f"{anns_so_far[0]} annotations", refresh=False)
+        bar.update(frames)
+
     try:
         summary = run(cfg, out_dir, packs=list(packs), overwrite=overwrite, resume=resume,
                       workers=workers or default_workers(), backend=backend, ray_address=ray_address,
-                      progress=bar.update, library_progress=library_progress)
+                      progress=progress, library_progress=library_progress)
     finally:
         bar.close()
         for b in lib_bar:
@@ -156,8 +166,9 @@ def _print_summary(s, cfg) -> None:
         echo("time:         nothing to do: the run in --out was already complete")
     else:
         resumed = f", {s.shards_resumed} shards kept from before" if s.shards_resumed else ""
+        asked = f" (of {s.workers_asked} asked: one per shard at most)" if s.workers < s.workers_asked else ""
         echo(f"time:         {s.seconds:.1f} s, {s.frames_per_s:.2f} frames/s with {s.workers} {s.backend} "
-             f"worker(s){resumed}  (CPU s: physics {st['physics']:.1f}, render {st['render']:.1f}, "
+             f"worker(s){asked}{resumed}  (CPU s: physics {st['physics']:.1f}, render {st['render']:.1f}, "
              f"annotate {st['annotate']:.1f}, write {st['write']:.1f}"
              f"{', grasps %.1f' % st['grasps'] if st.get('grasps') else ''}; {s.gl_renderer or 'GL'})")
     echo(f"coco:         {s.out_dir}/annotations/instances.json")

@@ -60,7 +60,8 @@ class RunSummary:
     seconds: float = 0.0
     frames_this_run: int = 0  # frames made by this invocation (less than frames after --resume)
     shards_resumed: int = 0
-    workers: int = 1
+    workers: int = 1  # that actually ran (fewer than asked when there are fewer shards to do)
+    workers_asked: int = 1
     backend: str = "local"
     stage_seconds: dict = field(default_factory=dict)  # summed over workers (CPU seconds)
     gl_renderer: str = ""
@@ -335,7 +336,7 @@ class ShardWorker:
                     keys[a.instance_id].update(keypoints=kp, num_keypoints=sum(1 for v in kp[2::3] if v > 0))
         return files, keys
 
-    def run(self, shard: int, progress: Callable[[int], None] | None = None) -> dict:
+    def run(self, shard: int, progress: Callable[[int, int], None] | None = None) -> dict:
         """Write shard ``shard``'s frames and its COCO part; returns its stats."""
         from dropsynth.annotate import annotate_frame
         from dropsynth.writers.coco import (annotation_record, fsync_paths, image_record, part_path,
@@ -419,7 +420,7 @@ class ShardWorker:
                 stage["annotate"] += t2 - t1
                 stage["write"] += t3 - t2
                 if progress is not None:
-                    progress(1)
+                    progress(1, len(anns) if anns or cfg.output.keep_empty_images else 0)
         stats["per_class"] = dict(stats["per_class"])
         stats["stage_seconds"] = stage
         stats["frames_attempted"] = (stop - first) * cfg.views_per_scene
@@ -445,7 +446,7 @@ def default_workers() -> int:
 
 def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, overwrite: bool = False,
              resume: bool = False, workers: int = 1, backend: str = "local", ray_address: str | None = None,
-             progress: Callable[[int], None] | None = None,
+             progress: Callable[[int, int], None] | None = None,
              library_progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Generate a dataset; see ``_generate``. A failed write (full disk, lost
     mount, permissions) becomes one clear error that says how to finish."""
@@ -472,13 +473,14 @@ def selected_catalog(cfg: RunConfig, packs: list | None = None):
 
 def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwrite: bool, resume: bool,
               workers: int, backend: str, ray_address: str | None,
-              progress: Callable[[int], None] | None,
+              progress: Callable[[int, int], None] | None,
               library_progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Generate ``cfg.scenes * cfg.views_per_scene`` frames into ``out_dir``.
 
     Writes rgb/, depth/, instances/ PNGs, annotations/instances.json (COCO),
-    run.json and preview.png. ``progress(n)`` is called as frames complete
-    (with the frames already complete when resuming). ``workers`` processes
+    run.json and preview.png. ``progress(frames, annotations)`` is called as
+    frames complete, with the annotations they hold (first with those
+    already complete when resuming). ``workers`` processes
     (``backend="local"``) or Ray actors (``backend="ray"``) make the shards.
     With grasps on, missing grasp libraries are built first, after the output
     folder is checked; ``library_progress(done, total)`` follows them.
@@ -537,11 +539,12 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         done = [k for k in range(len(shards)) if resumed and part_is_complete(part_path(out_dir, k))]
         todo = [k for k in range(len(shards)) if k not in set(done)]
         if progress is not None and done:
-            progress(sum(read_part(part_path(out_dir, k))["stats"]["frames_attempted"] for k in done))
-        gl_name = ""
+            kept = [read_part(part_path(out_dir, k))["stats"] for k in done]
+            progress(sum(st["frames_attempted"] for st in kept), sum(st["annotations"] for st in kept))
+        gl_name, ran = "", 0
         if todo:
             if local is not None:
-                gl_name = local.renderer.gl_renderer
+                gl_name, ran = local.renderer.gl_renderer, 1
                 try:
                     for k in todo:
                         local.run(k, progress)
@@ -550,17 +553,18 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
             elif backend == "local":
                 from dropsynth.runner import run_pool
 
-                gl_name = run_pool(job, todo, workers, progress,
+                gl_name, ran = run_pool(job, todo, workers, progress,
                                    on_interrupt=lambda: Interrupted(_interrupt_message(out_dir, len(shards))))
             else:
                 from dropsynth.runner import run_ray
 
-                gl_name = run_ray(job, todo, workers, ray_address, progress)
+                gl_name, ran = run_ray(job, todo, workers, ray_address, progress)
     finally:
         if local is not None:
             local.close()
     parts = [part_path(out_dir, k) for k in range(len(shards))]
-    summary = RunSummary(out_dir=str(out_dir), workers=workers, backend=backend, shards_resumed=len(done),
+    summary = RunSummary(out_dir=str(out_dir), workers=ran, workers_asked=workers, backend=backend,
+                         shards_resumed=len(done),
                          pack_paths=list(pack_paths),
                          packs=[{"name": n, "objects": sum(a.pack == n for a in catalog.assets)}
                                 for n in catalog.packs])
@@ -667,7 +671,7 @@ def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
         "gl_renderer": summary.gl_renderer,
         "packs": summary.packs,
         "pack_paths": summary.pack_paths,
-        "execution": {"backend": summary.backend, "workers": summary.workers,
+        "execution": {"backend": summary.backend, "workers": summary.workers, "workers_asked": summary.workers_asked,
                       "shards_resumed": summary.shards_resumed},
         "exports_pending": summary.exports_pending,
         "counts": {

@@ -43,24 +43,26 @@ def _init_worker(job, progress_q, lp_threads: str | None) -> None:
 def _run_shard(shard: int) -> dict:
     if isinstance(_worker, Exception):
         raise _worker
-    return _worker.run(shard, progress=lambda n: _progress_q.put(n))
+    return dict(_worker.run(shard, progress=lambda n, anns: _progress_q.put((n, anns))), pid=os.getpid())
 
 
 def _drain(q, progress, stop: threading.Event) -> None:
     while not stop.is_set() or not q.empty():
         try:
-            n = q.get(timeout=0.1)
+            n, anns = q.get(timeout=0.1)
         except queue.Empty:
             continue
         except (EOFError, OSError):
             return
         if progress is not None:
-            progress(n)
+            progress(n, anns)
 
 
-def run_pool(job, shards: list[int], workers: int, progress: Callable[[int], None] | None,
-             on_interrupt: Callable[[], Exception]) -> str:
-    """Run ``shards`` in ``workers`` spawned processes; returns the GL renderer name.
+def run_pool(job, shards: list[int], workers: int, progress: Callable[[int, int], None] | None,
+             on_interrupt: Callable[[], Exception]) -> tuple[str, int]:
+    """Run ``shards`` in ``workers`` spawned processes; returns the GL
+    renderer name and how many processes ran (the pool starts them as work
+    waits, at most one per shard).
 
     Each worker uses one llvmpipe thread (LP_NUM_THREADS=1, unless set): with
     one process per core, llvmpipe's own threads would only compete. A worker
@@ -79,6 +81,7 @@ def run_pool(job, shards: list[int], workers: int, progress: Callable[[int], Non
     pool = ProcessPoolExecutor(max_workers=min(workers, len(shards)), mp_context=ctx, initializer=_init_worker,
                                initargs=(job, q, "1" if workers > 1 else None))
     gl = ""
+    pids, started = set(), 0
 
     def kill_workers():
         for p in list(getattr(pool, "_processes", {}).values()):
@@ -91,7 +94,10 @@ def run_pool(job, shards: list[int], workers: int, progress: Callable[[int], Non
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                gl = fut.result().get("gl_renderer", gl)
+                res = fut.result()
+                gl = res.get("gl_renderer", gl)
+                pids.add(res["pid"])
+        started = len(getattr(pool, "_processes", None) or {})  # each set up its renderer
         pool.shutdown(wait=True)
     except KeyboardInterrupt:
         kill_workers()
@@ -106,11 +112,11 @@ def run_pool(job, shards: list[int], workers: int, progress: Callable[[int], Non
     finally:
         stop.set()
         drainer.join(timeout=5)
-    return gl
+    return gl, max(started, len(pids))
 
 
 def run_ray(job, shards: list[int], workers: int, address: str | None,
-            progress: Callable[[int], None] | None) -> str:
+            progress: Callable[[int, int], None] | None) -> tuple[str, int]:
     """Run ``shards`` as tasks on Ray actors (``address``: an existing
     cluster, e.g. "ray://head:10001" or "auto"; None starts a local Ray).
 
@@ -148,10 +154,10 @@ def run_ray(job, shards: list[int], workers: int, address: str | None,
         for stats in ActorPool(actors).map_unordered(lambda a, k: a.run.remote(k), shards):
             gl = stats.get("gl_renderer", gl)
             if progress is not None:
-                progress(stats["frames_attempted"])
+                progress(stats["frames_attempted"], stats["annotations"])
         for a in actors:
             ray.kill(a)
-        return gl
+        return gl, len(actors)
     except KeyboardInterrupt:
         raise DropsynthError("interrupted: complete shards are kept; run the same command with --resume to "
                              "finish") from None

@@ -676,7 +676,9 @@ def test_end_to_end_with_example_pack(tmp_path, warm):
     assert len(seen_assets) >= 3, seen_assets
     run = json.loads((out / "run.json").read_text())
     assert run["packs"] == [{"name": "example", "objects": 5}]
-    assert run["execution"]["workers"] == default_workers()
+    assert run["execution"]["workers_asked"] == default_workers()
+    # one scene per shard: as many workers ran as there were shards, up to the cores
+    assert run["execution"]["workers"] == min(default_workers(), run["config"]["scenes"])
     data = json.loads((out / "annotations" / "instances.json").read_text())
     assert [lic["name"] for lic in data["licenses"]] == ["CC0-1.0"]
 

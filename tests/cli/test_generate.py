@@ -345,3 +345,21 @@ def test_no_coco_key_is_reserved_by_fiftyone(poly_dataset):
                                                            "iscrowd", "segmentation"}
     assert "inst_id" in extra and not extra & FIFTYONE_RESERVED
     assert coco["info"]["polygon_convention"] == "edges"
+
+
+def test_progress_reports_frames_and_annotations_and_summary_counts_workers_that_ran(tmp_path):
+    from dropsynth import config as config_mod
+    from dropsynth.pipeline import generate
+
+    cfg = config_mod.load(None, {"scenes": 2, "views_per_scene": 2, "camera": {"width": 160, "height": 120},
+                                 "output": {"preview": False}})
+    calls = []
+    s = generate(cfg, tmp_path / "ds", workers=3, progress=lambda n, anns: calls.append((n, anns)))
+    assert sum(n for n, _ in calls) == 4 and sum(a for _, a in calls) == s.annotations > 0
+    # 2 scenes make one shard (output.shard_scenes 4): one of the 3 workers asked for ran
+    assert (s.workers, s.workers_asked) == (1, 3)
+    res = run_cli("generate", "--out", str(tmp_path / "cli"), "--scenes", "1", "--views-per-scene", "1",
+                  "--width", "160", "--height", "120", "--workers", "2")
+    assert res.exit_code == 0, res.output
+    assert "with 1 local worker(s) (of 2 asked: one per shard at most)" in res.output
+    assert "1/1 frames [" in res.output and "elapsed, ETA" in res.output and " annotations]" in res.output
