@@ -359,3 +359,23 @@ def test_duplicate_file_names_are_refused(tmp_path):
     (ds / "annotations" / "instances.json").write_text(json.dumps(coco))
     with pytest.raises(DropsynthError, match="share the file name 000000.png"):
         export_yolo(ds, tmp_path / "y")
+
+
+def test_no_warning_for_train_only_and_one_for_a_single_scene(tmp_path, caplog):
+    ds = _fake(tmp_path / "ds")  # two scenes
+    with caplog.at_level("WARNING", logger="dropsynth.writers.yolo"):
+        out = export_yolo(ds, tmp_path / "a", ratios={"train": 1.0})
+    assert not caplog.records
+    assert "val" not in yaml.safe_load((out / "data.yaml").read_text())
+    with caplog.at_level("WARNING", logger="dropsynth.writers.yolo"):
+        out = export_yolo(ds, tmp_path / "b")  # default 0.8/0.1/0.1: two scenes give train and val
+    assert not caplog.records
+    data = yaml.safe_load((out / "data.yaml").read_text())
+    assert data["train"] == "images/train" and data["val"] == "images/val"
+    coco = json.loads((ds / "annotations" / "instances.json").read_text())
+    coco["images"] = [img for img in coco["images"] if img["scene_id"] == 1]
+    coco["annotations"] = [a for a in coco["annotations"] if a["image_id"] in {img["id"] for img in coco["images"]}]
+    (ds / "annotations" / "instances.json").write_text(json.dumps(coco))
+    with caplog.at_level("WARNING", logger="dropsynth.writers.yolo"):
+        export_yolo(ds, tmp_path / "c", ratios={"train": 0.5, "val": 0.5})
+    assert len(caplog.records) == 1 and "the dataset has 1 scene(s)" in caplog.records[0].getMessage()
