@@ -10,7 +10,10 @@ import pytest
 from consumer_data import instance_mask, load
 from dropsynth.writers.datumaro import export_datumaro
 
-pytestmark = [pytest.mark.consumers, pytest.mark.render]
+pytestmark = [pytest.mark.consumers, pytest.mark.render,
+              # FiftyOne's own use of psutil and mongoengine, not ours
+              pytest.mark.filterwarnings("ignore:connections\\(\\) is deprecated:DeprecationWarning",
+                                         "ignore:No uuidRepresentation is specified:DeprecationWarning")]
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +96,7 @@ def test_datumaro_imports_the_datumaro_export(fixture, request, tmp_path):
         assert sum(1 for item in plain for a in item.annotations if a.type == dm.AnnotationType.polygon) == parts
 
 
-def test_no_annotation_key_is_reserved_by_fiftyone(occlusion_ds, fo):
+def test_no_annotation_key_is_reserved_by_fiftyone(fo, occlusion_ds):
     """FiftyOne turns extra annotation keys into Detection attributes and
     refuses the names its Detection uses."""
     reserved = set(fo.Detection._fields) | {"instance_id", "index", "mask", "confidence", "label", "bounding_box",

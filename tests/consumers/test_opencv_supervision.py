@@ -12,11 +12,10 @@ from dropsynth.annotate import largest_component
 from dropsynth.writers.yolo import export_yolo
 
 pytestmark = [pytest.mark.consumers, pytest.mark.render]
+cv2 = pytest.importorskip("cv2")  # every test here rasterizes with OpenCV (supervision does too)
 
 
 def _fill(polys, h, w, to_int) -> np.ndarray:
-    import cv2
-
     out = np.zeros((h, w), np.uint8)
     for p in polys:
         cv2.fillPoly(out, [to_int(np.asarray(p, np.float32).reshape(-1, 2))], 1)
@@ -29,7 +28,6 @@ ROUND = lambda p: np.round(p).astype(np.int32)  # noqa: E731  supervision's load
 
 @pytest.mark.parametrize("fixture", ["edges_ds", "rle_ds", "occlusion_ds"])
 def test_cv2_fillpoly_of_the_yolo_seg_polygons_is_the_instance_mask(fixture, request, tmp_path):
-    pytest.importorskip("cv2")
     ds = request.getfixturevalue(fixture)
     coco = load(ds)
     out = export_yolo(ds, tmp_path / "seg", task="segment", ratios={"train": 1.0})
@@ -52,7 +50,6 @@ def test_cv2_fillpoly_of_the_yolo_seg_polygons_is_the_instance_mask(fixture, req
 
 
 def test_cv2_fillpoly_of_centers_coco_polygons_is_the_instance_mask(centers_ds):
-    pytest.importorskip("cv2")
     coco = load(centers_ds)
     assert coco["info"]["polygon_convention"] == "centers"
     images = {img["id"]: img for img in coco["images"]}
@@ -68,7 +65,6 @@ def test_cv2_fillpoly_of_centers_coco_polygons_is_the_instance_mask(centers_ds):
 
 def _sv_masks(ds: Path):
     sv = pytest.importorskip("supervision")
-    pytest.importorskip("cv2")  # supervision rasterizes polygons with OpenCV
     data = sv.DetectionDataset.from_coco(images_directory_path=str(ds),
                                          annotations_path=str(ds / "annotations" / "instances.json"),
                                          force_masks=True)
