@@ -51,7 +51,7 @@ def test_example_config_makes_a_dataset_pycocotools_loads(config, tmp_path):
     if "digital_twin" in config.stem:
         # the calibrated camera, scaled from 1280x960 to 160x120
         assert np.allclose(img["K"], [[131.25, 0, 79.5], [0, 131.25, 59.5], [0, 0, 1]])
-        assert np.allclose(img["world_T_cam"], np.reshape([1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0.8, 0, 0, 0, 1],
+        assert np.allclose(img["world_T_cam"], np.reshape([1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0.55, 0, 0, 0, 1],
                                                           (4, 4)))
 
 
