@@ -23,6 +23,7 @@ __all__ = [
     "bbox_from_mask",
     "mask_to_polygons",
     "POLYGON_CONVENTIONS",
+    "centers_to_mask",
     "mask_to_rle",
     "rle_to_mask",
     "largest_component",
@@ -334,6 +335,41 @@ def mask_to_polygons(mask: np.ndarray, offset: tuple[int, int] = (0, 0),
         pts[:, 1] += oy
         polys.append([float(v) for v in pts.ravel()])
     return polys
+
+
+def centers_to_mask(polygons: list, height: int, width: int) -> np.ndarray:
+    """Rasterize pixel-centre polygons (``mask_to_polygons(...,
+    convention="centers")``) as ``cv2.fillPoly`` does, without OpenCV: a
+    pixel is in when its centre lies on an edge of a polygon or inside it
+    (even-odd). Exact for our axis-aligned polygons with whole vertices.
+
+    Returns an (height, width) bool mask, the union of the polygons.
+    """
+    out = np.zeros((height, width), bool)
+    for flat in polygons:
+        p = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
+        if p.size == 0:
+            continue
+        if not np.array_equal(p, np.rint(p)):
+            raise DropsynthError("pixel-centre polygons have whole-number vertices")
+        p = p.astype(np.int64)
+        q = np.roll(p, -1, axis=0)
+        toggle = np.zeros((height + 1, width + 2), np.int8)
+        inside = np.zeros((height, width), bool)
+        for (x0, y0), (x1, y1) in zip(p.tolist(), q.tolist()):
+            if x0 != x1 and y0 != y1:
+                raise DropsynthError("pixel-centre polygons have axis-aligned edges only")
+            # the edge's own pixels
+            ys = slice(max(min(y0, y1), 0), min(max(y0, y1), height - 1) + 1)
+            xs = slice(max(min(x0, x1), 0), min(max(x0, x1), width - 1) + 1)
+            inside[ys, xs] = True
+            if x0 == x1 and y0 != y1:  # a vertical edge flips the parity of the rows it spans, right of it
+                r0, r1 = max(min(y0, y1), 0), min(max(y0, y1), height)
+                if r0 < r1:
+                    toggle[r0:r1, min(max(x0 + 1, 0), width + 1)] ^= 1
+        parity = np.bitwise_xor.accumulate(toggle[:height, :width], axis=1).astype(bool)
+        out |= inside | parity
+    return out
 
 
 def largest_component(mask: np.ndarray) -> np.ndarray:

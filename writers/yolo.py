@@ -116,12 +116,11 @@ def yolo_polygon(flat, width: int, height: int, bias: float = 0.0) -> list[float
 CENTER_BIAS = 0.25
 
 
-def object_mask(segmentation, width: int, height: int, coco_convention: str, instance_mask=None) -> np.ndarray:
+def object_mask(segmentation, width: int, height: int, coco_convention: str) -> np.ndarray:
     """Full-frame bool mask of a COCO segmentation: RLE and pixel-corner
-    (``edges``) polygons decode exactly through pycocotools; pixel-centre
-    polygons do not, so ``instance_mask`` (a callable returning the object's
-    pixels from the instance image) is used for them."""
-    from dropsynth.annotate import rle_to_mask
+    (``edges``) polygons through pycocotools, pixel-centre polygons as
+    OpenCV fills them (``annotate.centers_to_mask``); exact for ours."""
+    from dropsynth.annotate import centers_to_mask, rle_to_mask
 
     if isinstance(segmentation, dict):
         rle = segmentation
@@ -138,10 +137,7 @@ def object_mask(segmentation, width: int, height: int, coco_convention: str, ins
             return np.zeros((height, width), bool)
         mask = mask_util.decode(mask_util.merge(mask_util.frPyObjects(parts, height, width))).astype(bool)
     elif isinstance(segmentation, list):
-        if instance_mask is None:
-            raise DropsynthError("pixel-centre polygons need the instance image (instances_file, inst_id) to be "
-                                 "traced again")
-        mask = instance_mask()
+        mask = centers_to_mask(segmentation, height, width)
     else:
         return np.zeros((height, width), bool)
     if mask.shape != (height, width):
@@ -283,23 +279,6 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
     counts = {name: {"images": 0, "labels": 0, "objects": 0} for name in norm}
     from dropsynth.annotate import mask_to_rle
 
-    ids_cache: dict = {}
-
-    def ids_of(img):
-        """The instance-id image of a COCO image entry (the last one read is kept)."""
-        name = img.get("instances_file")
-        if name is None:
-            raise DropsynthError(f"image {img.get('id', '?')}: no instances_file")
-        if name not in ids_cache:
-            from PIL import Image
-
-            ids_cache.clear()
-            try:
-                with Image.open(dataset_dir / name) as im:
-                    ids_cache[name] = np.asarray(im)
-            except OSError as e:
-                raise DropsynthError(f"{dataset_dir / name}: cannot read the instance image ({e})") from None
-        return ids_cache[name]
 
     seen: dict[str, str] = {}
     try:
@@ -340,8 +319,7 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
                         if poly is not None:
                             lines.append(f"{cls} {_fmt(yolo_polygon(poly, width, height))}")
                     else:
-                        mask = object_mask(a.get("segmentation"), width, height, coco_convention,
-                                           lambda: ids_of(img) == int(a["inst_id"]))
+                        mask = object_mask(a.get("segmentation"), width, height, coco_convention)
                         if convention == "edges":
                             poly = largest_polygon(mask_to_rle(mask), width, height)
                             bias = 0.0

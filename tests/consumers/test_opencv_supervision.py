@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from consumer_data import instance_mask, iou, load
-from dropsynth.annotate import largest_component
+from dropsynth.annotate import centers_to_mask, largest_component
 from dropsynth.writers.yolo import export_yolo
 
 pytestmark = [pytest.mark.consumers, pytest.mark.render]
@@ -26,7 +26,7 @@ TRUNCATE = lambda p: p.astype(np.int32)  # noqa: E731  Ultralytics' polygon2mask
 ROUND = lambda p: np.round(p).astype(np.int32)  # noqa: E731  supervision's loaders
 
 
-@pytest.mark.parametrize("fixture", ["edges_ds", "rle_ds", "occlusion_ds"])
+@pytest.mark.parametrize("fixture", ["edges_ds", "rle_ds", "occlusion_ds", "centers_ds"])
 def test_cv2_fillpoly_of_the_yolo_seg_polygons_is_the_instance_mask(fixture, request, tmp_path):
     ds = request.getfixturevalue(fixture)
     coco = load(ds)
@@ -59,6 +59,7 @@ def test_cv2_fillpoly_of_centers_coco_polygons_is_the_instance_mask(centers_ds):
         want = instance_mask(centers_ds, img, a)
         for to_int in (TRUNCATE, ROUND):
             assert np.array_equal(_fill(a["segmentation"], img["height"], img["width"], to_int), want), a["id"]
+        assert np.array_equal(centers_to_mask(a["segmentation"], img["height"], img["width"]), want)
         multi += len(a["segmentation"]) > 1
     assert multi > 0  # occluded objects in several parts are covered too
 

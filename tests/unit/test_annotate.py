@@ -477,3 +477,17 @@ def test_center_polygons_run_through_pixels_of_the_mask_and_edges_stay_exact():
         assert np.array_equal(dec, m)
     with pytest.raises(DropsynthError, match="polygon convention"):
         mask_to_polygons(np.ones((2, 2), bool), convention="middle")
+
+
+def test_centers_to_mask_fills_centre_polygons_back_exactly():
+    """The OpenCV rule (edges drawn, even-odd inside) without OpenCV; checked
+    against cv2.fillPoly in tests/consumers."""
+    from dropsynth.annotate import centers_to_mask
+
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        h, w = (int(v) for v in rng.integers(1, 14, 2))
+        m = rng.random((h, w)) < rng.uniform(0.2, 0.95)
+        assert np.array_equal(centers_to_mask(mask_to_polygons(m, convention="centers"), h, w), m)
+    with pytest.raises(DropsynthError, match="axis-aligned"):
+        centers_to_mask([[0, 0, 3, 3, 0, 3]], 4, 4)
