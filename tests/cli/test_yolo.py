@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import generate_ok, tree_hashes
+from conftest import generate_ok, run_cli, tree_hashes
 from dropsynth.annotate import largest_component, rle_to_mask
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.writers.splits import assign_splits, scene_key
@@ -379,3 +379,16 @@ def test_no_warning_for_train_only_and_one_for_a_single_scene(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="dropsynth.writers.yolo"):
         export_yolo(ds, tmp_path / "c", ratios={"train": 0.5, "val": 0.5})
     assert len(caplog.records) == 1 and "the dataset has 1 scene(s)" in caplog.records[0].getMessage()
+
+
+def test_export_command_polygons_option(tmp_path):
+    ds = _fake(tmp_path / "ds")
+    for conv, first in (("edges", 0.5), ("centers", 10.25 / 20)):
+        out = tmp_path / conv
+        res = run_cli("export", "yolo", str(ds), "--task", "segment", "--polygons", conv, "--split", "train=1",
+                      "--out", str(out))
+        assert res.exit_code == 0, res.output
+        assert json.loads((out / MARKER).read_text())["polygon_convention"] == conv
+        assert _all_labels(out)["000000"][0][1][0] == pytest.approx(first)
+    res = run_cli("export", "yolo", str(ds), "--task", "segment", "--polygons", "middle")
+    assert res.exit_code != 0 and "middle" in res.output
