@@ -22,6 +22,8 @@ __all__ = [
     "instance_masks",
     "bbox_from_mask",
     "mask_to_polygons",
+    "POLYGON_CONVENTIONS",
+    "centers_to_mask",
     "mask_to_rle",
     "rle_to_mask",
     "largest_component",
@@ -220,28 +222,17 @@ def _bridge(outer: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return np.concatenate([outer[: i + 1], join, hole, hole[:1], join, outer[i + 1:]])
 
 
-def mask_to_polygons(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[list[float]]:
-    """Exact COCO polygons of a bool mask.
+POLYGON_CONVENTIONS = ("edges", "centers")
 
-    Parameters
-    ----------
-    mask : (H, W) bool array (may be a crop).
-    offset : (x, y) added to every vertex, for a mask cropped from a frame.
 
-    Returns
-    -------
-    list of flat ``[x1, y1, x2, y2, ...]`` float lists, one per 4-connected
-    part, each with at least 8 numbers. Holes are joined into their part by a
-    zero-width cut, so ``pycocotools.mask.frPyObjects`` + ``decode`` gives back
-    exactly ``mask``.
-    """
-    loops = _boundary_loops(mask)
+def _group_holes(loops: list[np.ndarray]) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    """Pair every outer loop with the holes it encloses (each hole goes to the
+    smallest outer loop that contains it)."""
     outers = [lp for lp in loops if _signed_area(lp) > 0]
     holes = [lp for lp in loops if _signed_area(lp) < 0]
+    members: list[list[np.ndarray]] = [[] for _ in outers]
     if holes:
-        # Each hole belongs to the smallest outer loop that contains it.
         areas = [_signed_area(o) for o in outers]
-        members: list[list[np.ndarray]] = [[] for _ in outers]
         for hole in holes:
             probe = (hole[0, 0] + 0.5, hole[0, 1] - 0.5)  # a pixel just above the hole's corner
             best = None
@@ -251,20 +242,134 @@ def mask_to_polygons(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list
             if best is None:
                 raise DropsynthError("internal error: hole outside every outer boundary")
             members[best].append(hole)
-        joined = []
-        for outer, hs in zip(outers, members):
-            for hole in sorted(hs, key=lambda h: int(h[:, 1].min())):
+    return list(zip(outers, members))
+
+
+def _to_centers(loop: np.ndarray) -> np.ndarray:
+    """A pixel-corner loop moved half a pixel into its region, in pixel-index
+    coordinates (pixel (r, c) at (c, r)): every vertex is the centre of a
+    pixel of the region and every edge runs through a row or column of them.
+
+    The inside lies right of the direction of travel (outer loops and holes
+    alike), so the inward normal of a direction (dx, dy) is (-dy, dx); at a
+    right-angle corner the mitred offset is the vertex plus half of both
+    edges' normals. The result is the region eroded by half a pixel, which
+    holds the centres of exactly the region's pixels.
+    """
+    d_out = np.sign(np.roll(loop, -1, axis=0) - loop)
+    d_in = np.sign(loop - np.roll(loop, 1, axis=0))
+    n = np.stack([-d_in[:, 1] - d_out[:, 1], d_in[:, 0] + d_out[:, 0]], axis=1)
+    return (2 * loop + n - 1) // 2  # loop + n / 2 - 1/2, always whole
+
+
+def _bridge_centers(outer: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Join a centre-coordinate hole into its outer loop by a zero-width
+    vertical cut from the hole's top-left vertex up to the nearest horizontal
+    edge of the outer loop (holes are joined top first, so only region pixels
+    lie between). OpenCV draws every edge and fills even-odd along rows: the
+    cut's pixels are region pixels and its two coincident edges leave the
+    fill of every row unchanged."""
+    k = int(np.lexsort((hole[:, 0], hole[:, 1]))[0])
+    hole = np.roll(hole, -k, axis=0)
+    hx, hy = int(hole[0, 0]), int(hole[0, 1])
+    best = None
+    n = outer.shape[0]
+    for i in range(n):
+        a = outer[i]
+        b = outer[(i + 1) % n]
+        if a[1] == b[1] and a[1] <= hy and min(a[0], b[0]) <= hx <= max(a[0], b[0]):
+            if best is None or a[1] > best[1]:
+                best = (i, int(a[1]))
+    if best is None:
+        raise DropsynthError("internal error: hole not enclosed by its outer boundary")
+    i, oy = best
+    join = np.array([[hx, oy]])
+    return np.concatenate([outer[: i + 1], join, hole, hole[:1], join, outer[i + 1:]])
+
+
+def mask_to_polygons(mask: np.ndarray, offset: tuple[int, int] = (0, 0),
+                     convention: str = "edges") -> list[list[float]]:
+    """Exact polygons of a bool mask.
+
+    Parameters
+    ----------
+    mask : (H, W) bool array (may be a crop).
+    offset : (x, y) added to every vertex, for a mask cropped from a frame.
+    convention : ``"edges"`` (COCO's: vertices at pixel corners, the pixel
+        (r, c) is the square [c, c+1] x [r, r+1]; what pycocotools, FiftyOne
+        and torchvision rasterize exactly) or ``"centers"`` (OpenCV's: whole
+        vertices at pixel centres, pixel (r, c) at (c, r); what
+        ``cv2.fillPoly``, and so supervision and Ultralytics, rasterize
+        exactly).
+
+    Returns
+    -------
+    list of flat ``[x1, y1, x2, y2, ...]`` float lists, one per 4-connected
+    part. Holes are joined into their part by a zero-width cut, vertical in
+    both conventions (pycocotools fills along columns, OpenCV along rows and
+    draws the edges), so ``pycocotools.mask.frPyObjects`` + ``decode`` of
+    ``edges`` and ``cv2.fillPoly`` of ``centers`` give back exactly ``mask``.
+    Every polygon has at least 8 numbers; a ``centers`` polygon of a part
+    one pixel wide somewhere is degenerate there (edges overlap), which
+    OpenCV draws as that line of pixels.
+    """
+    if convention not in POLYGON_CONVENTIONS:
+        raise DropsynthError(f"polygon convention must be one of {', '.join(POLYGON_CONVENTIONS)}, "
+                             f"got {convention!r}")
+    parts = []
+    for outer, hs in _group_holes(_boundary_loops(mask)):
+        hs = sorted(hs, key=lambda h: int(h[:, 1].min()))
+        if convention == "edges":
+            for hole in hs:
                 outer = _bridge(outer, hole)
-            joined.append(outer)
-        outers = joined
+        else:
+            outer = _to_centers(outer)
+            for hole in hs:
+                outer = _bridge_centers(outer, _to_centers(hole))
+        parts.append(outer)
     ox, oy = offset
     polys = []
-    for lp in outers:
+    for lp in parts:
         pts = lp.astype(np.float64)
         pts[:, 0] += ox
         pts[:, 1] += oy
         polys.append([float(v) for v in pts.ravel()])
     return polys
+
+
+def centers_to_mask(polygons: list, height: int, width: int) -> np.ndarray:
+    """Rasterize pixel-centre polygons (``mask_to_polygons(...,
+    convention="centers")``) as ``cv2.fillPoly`` does, without OpenCV: a
+    pixel is in when its centre lies on an edge of a polygon or inside it
+    (even-odd). Exact for our axis-aligned polygons with whole vertices.
+
+    Returns an (height, width) bool mask, the union of the polygons.
+    """
+    out = np.zeros((height, width), bool)
+    for flat in polygons:
+        p = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
+        if p.size == 0:
+            continue
+        if not np.array_equal(p, np.rint(p)):
+            raise DropsynthError("pixel-centre polygons have whole-number vertices")
+        p = p.astype(np.int64)
+        q = np.roll(p, -1, axis=0)
+        toggle = np.zeros((height + 1, width + 2), np.int8)
+        inside = np.zeros((height, width), bool)
+        for (x0, y0), (x1, y1) in zip(p.tolist(), q.tolist()):
+            if x0 != x1 and y0 != y1:
+                raise DropsynthError("pixel-centre polygons have axis-aligned edges only")
+            # the edge's own pixels
+            ys = slice(max(min(y0, y1), 0), min(max(y0, y1), height - 1) + 1)
+            xs = slice(max(min(x0, x1), 0), min(max(x0, x1), width - 1) + 1)
+            inside[ys, xs] = True
+            if x0 == x1 and y0 != y1:  # a vertical edge flips the parity of the rows it spans, right of it
+                r0, r1 = max(min(y0, y1), 0), min(max(y0, y1), height)
+                if r0 < r1:
+                    toggle[r0:r1, min(max(x0 + 1, 0), width + 1)] ^= 1
+        parity = np.bitwise_xor.accumulate(toggle[:height, :width], axis=1).astype(bool)
+        out |= inside | parity
+    return out
 
 
 def largest_component(mask: np.ndarray) -> np.ndarray:
@@ -308,7 +413,7 @@ def rle_to_mask(rle: dict) -> np.ndarray:
 
 def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: str = "polygon",
                    min_visible_px: int = 1, largest_part_only: bool = False, amodal: dict | None = None,
-                   min_visible_fraction: float = 0.0) -> list:
+                   min_visible_fraction: float = 0.0, polygon_convention: str = "edges") -> list:
     """Annotations of every object visible in one frame.
 
     Parameters
@@ -324,6 +429,7 @@ def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: st
         object rendered alone); adds px_count_all, visib_fract, bbox_amodal.
     min_visible_fraction : with ``amodal``, objects whose visible fraction is
         lower are left out.
+    polygon_convention : "edges" or "centers" (see ``mask_to_polygons``).
 
     Returns
     -------
@@ -367,7 +473,7 @@ def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: st
             full[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
             seg = mask_to_rle(full)
         else:
-            seg = mask_to_polygons(crop, offset=(x0, y0))
+            seg = mask_to_polygons(crop, offset=(x0, y0), convention=polygon_convention)
         out.append(Annotation(
             instance_id=obj.instance_id, asset_id=f"{obj.asset.pack}/{obj.asset.id}", category=obj.asset.category,
             area=area, bbox=bbox, segmentation=seg,

@@ -140,8 +140,18 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
         if done >= total:
             lib_bar[0].close()
 
+    # frames done/total, frames/s, elapsed and ETA, and the annotations written so far
     bar = tqdm(total=total, unit="frame", desc="generating", disable=no_progress, file=sys.stderr,
-               dynamic_ncols=True, mininterval=0.5)
+               dynamic_ncols=True, mininterval=0.5,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} frames "
+                          "[{rate_noinv_fmt}, {elapsed} elapsed, ETA {remaining}{postfix}]")
+    anns_so_far = [0]
+
+    def progress(frames: int, annotations: int) -> None:
+        anns_so_far[0] += annotations
+        bar.set_postfix_str(f"{anns_so_far[0]} annotations", refresh=False)
+        bar.update(frames)
+
     import signal
 
     _STOP_SIGNAL.clear()
@@ -149,7 +159,7 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
     try:
         summary = run(cfg, out_dir, packs=list(packs), overwrite=overwrite, resume=resume,
                       workers=workers or default_workers(), backend=backend, ray_address=ray_address,
-                      progress=bar.update, library_progress=library_progress)
+                      progress=progress, library_progress=library_progress)
     finally:
         signal.signal(signal.SIGTERM, sigterm)
         bar.close()
@@ -176,8 +186,9 @@ def _print_summary(s, cfg) -> None:
         echo("time:         nothing to do: the run in --out was already complete")
     else:
         resumed = f", {s.shards_resumed} shards kept from before" if s.shards_resumed else ""
+        asked = f" (of {s.workers_asked} asked: one per shard at most)" if s.workers < s.workers_asked else ""
         echo(f"time:         {s.seconds:.1f} s, {s.frames_per_s:.2f} frames/s with {s.workers} {s.backend} "
-             f"worker(s){resumed}  (CPU s: physics {st['physics']:.1f}, render {st['render']:.1f}, "
+             f"worker(s){asked}{resumed}  (CPU s: physics {st['physics']:.1f}, render {st['render']:.1f}, "
              f"annotate {st['annotate']:.1f}, write {st['write']:.1f}"
              f"{', grasps %.1f' % st['grasps'] if st.get('grasps') else ''}; {s.gl_renderer or 'GL'})")
     echo(f"coco:         {s.out_dir}/annotations/instances.json")
@@ -273,15 +284,19 @@ def export():
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Folder [default: DATASET/yolo, or DATASET/yolo-seg with --task segment].")
 @click.option("--overwrite", is_flag=True, help="Replace a previous YOLO export there.")
+@click.option("--polygons", "convention", type=click.Choice(["centers", "edges"]), default="centers",
+              show_default=True, help="segment: vertices at pixel centres (exact for OpenCV's fillPoly, so for "
+                                      "Ultralytics' training masks) or pixel corners (COCO's).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
 @_clean_errors
-def export_yolo_cmd(dataset, task, split_items, out_dir, overwrite, verbose):
+def export_yolo_cmd(dataset, task, split_items, out_dir, overwrite, convention, verbose):
     """Ultralytics YOLO: images/<split>, labels/<split> and data.yaml."""
     from dropsynth.writers.yolo import export_yolo
 
     if out_dir is None:  # the same folders as output.export's yolo and yolo-seg
         out_dir = os.path.join(dataset, "yolo-seg" if task == "segment" else "yolo")
-    click.echo(str(export_yolo(dataset, out_dir, task=task, ratios=_parse_ratios(split_items), overwrite=overwrite)))
+    click.echo(str(export_yolo(dataset, out_dir, task=task, ratios=_parse_ratios(split_items), overwrite=overwrite,
+                               convention=convention)))
 
 
 @export.command("bop")
@@ -295,6 +310,22 @@ def export_bop_cmd(dataset, out_dir, overwrite, verbose):
     from dropsynth.writers.bop import export_bop
 
     click.echo(str(export_bop(dataset, out_dir, overwrite=overwrite)))
+
+
+@export.command("datumaro")
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--split", "split_items", multiple=True, metavar="NAME=RATIO",
+              help="Split ratios by scene (repeatable) [default: the run's output.splits, else train=0.8 val=0.1 "
+                   "test=0.1].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [default: DATASET/datumaro].")
+@click.option("--overwrite", is_flag=True, help="Replace a previous Datumaro export there.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@_clean_errors
+def export_datumaro_cmd(dataset, split_items, out_dir, overwrite, verbose):
+    """COCO as images/<split>/ and annotations/instances_<split>.json (Datumaro's coco_instances layout)."""
+    from dropsynth.writers.datumaro import export_datumaro
+
+    click.echo(str(export_datumaro(dataset, out_dir, ratios=_parse_ratios(split_items), overwrite=overwrite)))
 
 
 @main.group()

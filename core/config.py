@@ -190,6 +190,9 @@ class CameraConfig:
     fixed_world_T_cam: Optional[list[float]] = _f(None, doc="fixed-camera mode: 4x4 camera pose in the world "
                                                             "(table top z = 0), row-major, OpenCV axes",
                                                   lo=-1e6, hi=1e6)
+    calibration_file: Optional[str] = _f(None, doc="fixed-camera mode from a calibration file (OpenCV YAML/JSON, "
+                                                   "ROS camera_info YAML): sets fixed_K, and width and height unless "
+                                                   "given (K is then scaled to them); with fixed_world_T_cam")
     znear_m: float = _f(0.05, doc="near clipping distance (m)", lo=0.001, hi=10.0)
     zfar_m: float = _f(6.0, doc="far clipping distance (m); depth beyond 6.5535 m cannot be stored", lo=0.01,
                        hi=6.5535)
@@ -219,6 +222,10 @@ class OutputConfig:
                                                choices=("polygon", "rle"))
     largest_part_only: bool = _f(False, doc="polygons: keep only the largest visible part of each object "
                                             "(bbox and area then describe that part)")
+    polygon_convention: Literal["edges", "centers"] = _f(
+        "edges", doc="COCO polygon vertices at pixel corners (edges: exact for pycocotools, FiftyOne, torchvision, "
+                     "Datumaro) or at pixel centres (centers: exact for cv2.fillPoly, supervision)",
+        choices=("edges", "centers"))
     min_visible_px: int = _f(20, doc="objects with fewer visible pixels are not annotated", lo=1, hi=10**8)
     min_visible_fraction: float = _f(0.0, doc="objects with a smaller visible fraction (visible / amodal pixels) "
                                              "are not annotated; above 0 it turns amodal on", lo=0.0, hi=1.0)
@@ -236,8 +243,9 @@ class OutputConfig:
                                                      "split), e.g. {train: 0.8, val: 0.1, test: 0.1}: writes "
                                                      "annotations/instances_<split>.json and splits the exports",
                                             lo=0.0, hi=1e6)
-    export: list[str] = _f([], doc="more formats written at the end: yolo (boxes), yolo-seg (polygons), bop",
-                           choices=("yolo", "yolo-seg", "bop"), allow_empty=True)  # = writers.EXPORTERS
+    export: list[str] = _f([], doc="more formats written at the end: yolo (boxes), yolo-seg (polygons), bop, "
+                                  "datumaro (COCO as images/<split>/ and annotations/instances_<split>.json)",
+                           choices=("yolo", "yolo-seg", "bop", "datumaro"), allow_empty=True)  # = writers.EXPORTERS
     stats: bool = _f(False, doc="write the statistics report (stats/report.html, stats/stats.json) at the end")
     keep_empty_images: bool = _f(True, doc="write images in which no object is annotated")
     png_compress_level: int = _f(1, doc="zlib deflate level for PNG files: 0 stored, 1 fastest .. 9 "
@@ -597,6 +605,8 @@ def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
     cfg = _build(RunConfig, apply_preset(data or {}, source), source, "")
+    if cfg.camera.calibration_file is not None:
+        _apply_calibration(cfg, data or {}, source, base_dir)
     _cross_checks(cfg, source)
     if base_dir is not None:
         def resolve(p: str) -> str:
@@ -610,6 +620,33 @@ def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None
     if check_folders:
         _check_folders(cfg, source)
     return cfg
+
+
+def _apply_calibration(cfg: RunConfig, data: dict, source: str, base_dir: Path | None) -> None:
+    """camera.calibration_file -> fixed_K, width, height (K scaled to a size
+    given in the config). The file is read once: the resolved config keeps
+    the K it gave and drops the path, so workers and finished runs need no
+    file."""
+    from dropsynth.calibration import read_calibration
+
+    c = cfg.camera
+    if c.fixed_K is not None:
+        raise ConfigError(f"{source}: camera.calibration_file: give either it or camera.fixed_K, not both")
+    path = Path(c.calibration_file)
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    try:
+        cal = read_calibration(path)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: camera.calibration_file: {e}") from None
+    given = data.get("camera") if isinstance(data.get("camera"), dict) else {}
+    if "width" not in given and "height" not in given:
+        c.width, c.height = cal.width, cal.height
+    elif abs(c.width / c.height - cal.width / cal.height) > 0.01:
+        raise ConfigError(f"{source}: camera.width: {c.width}x{c.height} does not keep the calibrated "
+                          f"{cal.width}x{cal.height} image's aspect ratio")
+    c.fixed_K = [float(v) for v in cal.scaled(c.width, c.height).reshape(-1)]
+    c.calibration_file = None
 
 
 def load(path: str | Path | None, overrides: dict | list | None = None) -> RunConfig:

@@ -39,7 +39,7 @@ RUN_CONFIG = "run_config.json"  # what a resumed run must match
 GRASP_FORMAT_DIRS = {"jacquard": "grasps_jacquard", "cornell": "grasps_cornell", "maps": "grasp_maps"}
 GRASP_DIRS = ("grasps", *GRASP_FORMAT_DIRS.values())
 OUR_ENTRIES = ("rgb", "depth", "depth_noisy", "instances", "class", "normals", "nocs", "annotations", "run.json", "preview.png",
-               "stats", "yolo", "yolo-seg", "bop", *GRASP_DIRS, RUN_CONFIG, MARKER)
+               "stats", "yolo", "yolo-seg", "bop", "datumaro", *GRASP_DIRS, RUN_CONFIG, MARKER)
 STAGES = ("build", "physics", "render", "annotate", "write", "grasps")
 PARTS = "parts"  # annotations/parts/: one COCO part per complete shard, until the merge
 REPLACED = ".dropsynth.replaced"  # --overwrite: the previous output, until this run writes its first frame
@@ -62,7 +62,8 @@ class RunSummary:
     seconds: float = 0.0
     frames_this_run: int = 0  # frames made by this invocation (less than frames after --resume)
     shards_resumed: int = 0
-    workers: int = 1
+    workers: int = 1  # that actually ran (fewer than asked when there are fewer shards to do)
+    workers_asked: int = 1
     backend: str = "local"
     stage_seconds: dict = field(default_factory=dict)  # summed over workers (CPU seconds)
     gl_renderer: str = ""
@@ -410,7 +411,7 @@ class ShardWorker:
                     keys[a.instance_id].update(keypoints=kp, num_keypoints=sum(1 for v in kp[2::3] if v > 0))
         return files, keys
 
-    def run(self, shard: int, progress: Callable[[int], None] | None = None) -> dict:
+    def run(self, shard: int, progress: Callable[[int, int], None] | None = None) -> dict:
         """Write shard ``shard``'s frames and its COCO part; returns its stats."""
         from dropsynth.annotate import annotate_frame
         from dropsynth.writers.coco import (annotation_record, fsync_paths, image_record, part_path,
@@ -462,7 +463,8 @@ class ShardWorker:
                 anns = annotate_frame(frame.instance_ids, settled, camera, mask_format=cfg.output.mask_format,
                                       min_visible_px=cfg.output.min_visible_px,
                                       largest_part_only=cfg.output.largest_part_only, amodal=amodal,
-                                      min_visible_fraction=cfg.output.min_visible_fraction)
+                                      min_visible_fraction=cfg.output.min_visible_fraction,
+                                      polygon_convention=cfg.output.polygon_convention)
                 t2 = time.perf_counter()
                 if anns or cfg.output.keep_empty_images:
                     rgb, sensor_files = self._sensor(cfg.seed, s, v, image_index, frame, images)
@@ -493,7 +495,7 @@ class ShardWorker:
                 stage["annotate"] += t2 - t1
                 stage["write"] += t3 - t2
                 if progress is not None:
-                    progress(1)
+                    progress(1, len(anns) if anns or cfg.output.keep_empty_images else 0)
         stats["per_class"] = dict(stats["per_class"])
         stats["stage_seconds"] = stage
         stats["frames_attempted"] = (stop - first) * cfg.views_per_scene
@@ -519,7 +521,7 @@ def default_workers() -> int:
 
 def generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None = None, overwrite: bool = False,
              resume: bool = False, workers: int = 1, backend: str = "local", ray_address: str | None = None,
-             progress: Callable[[int], None] | None = None,
+             progress: Callable[[int, int], None] | None = None,
              library_progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Generate a dataset; see ``_generate``. A failed write (full disk, lost
     mount, permissions) becomes one clear error that says how to finish."""
@@ -549,13 +551,14 @@ def selected_catalog(cfg: RunConfig, packs: list | None = None):
 
 def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwrite: bool, resume: bool,
               workers: int, backend: str, ray_address: str | None,
-              progress: Callable[[int], None] | None,
+              progress: Callable[[int, int], None] | None,
               library_progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Generate ``cfg.scenes * cfg.views_per_scene`` frames into ``out_dir``.
 
     Writes rgb/, depth/, instances/ PNGs, annotations/instances.json (COCO),
-    run.json and preview.png. ``progress(n)`` is called as frames complete
-    (with the frames already complete when resuming). ``workers`` processes
+    run.json and preview.png. ``progress(frames, annotations)`` is called as
+    frames complete, with the annotations they hold (first with those
+    already complete when resuming). ``workers`` processes
     (``backend="local"``) or Ray actors (``backend="ray"``) make the shards.
     With grasps on, missing grasp libraries are built first, after the output
     folder is checked; ``library_progress(done, total)`` follows them.
@@ -594,12 +597,12 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
     before = _Snapshot(out_dir)
     first_frame = threading.Event()
 
-    def frames_done(n: int) -> None:
+    def frames_done(n: int, annotations: int = 0) -> None:
         if n and not first_frame.is_set():
             first_frame.set()
             before.discard()  # a frame is written: the replaced output is gone for good
         if progress is not None:
-            progress(n)
+            progress(n, annotations)
 
     try:
         resumed = prepare_output(out_dir, overwrite, resume, _fingerprint(cfg, catalog))
@@ -629,7 +632,8 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         n_todo = n_shards - len(done)
         todo = (k for k in range(n_shards) if k not in done)  # lazy: never a list of the run's shards
         if done:
-            frames_done(sum(read_part(part_path(out_dir, k))["stats"]["frames_attempted"] for k in done))
+            kept = [read_part(part_path(out_dir, k))["stats"] for k in done]
+            frames_done(sum(st["frames_attempted"] for st in kept), sum(st["annotations"] for st in kept))
         gl_name = ""
         used = 0
         if n_todo:
@@ -663,7 +667,8 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
             local.close()
     before.discard()
     parts = [part_path(out_dir, k) for k in range(n_shards)]
-    summary = RunSummary(out_dir=str(out_dir), workers=used, backend=backend, shards_resumed=len(done),
+    summary = RunSummary(out_dir=str(out_dir), workers=used, workers_asked=workers, backend=backend,
+                         shards_resumed=len(done),
                          pack_paths=list(pack_paths),
                          packs=[{"name": n, "objects": sum(a.pack == n for a in catalog.assets)}
                                 for n in catalog.packs])
@@ -681,7 +686,8 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
         per_class.update(st["per_class"])
     licenses = sorted({a.license for a in catalog.all_assets})
     head = header(catalog.categories, licenses, description=f"dropsynth {cfg.scene.builder} dataset",
-                  seed=cfg.seed, mask_format=cfg.output.mask_format, keypoints=cfg.output.keypoints)
+                  seed=cfg.seed, mask_format=cfg.output.mask_format, keypoints=cfg.output.keypoints,
+                  polygon_convention=cfg.output.polygon_convention)
     merge_parts(out_dir / "annotations" / "instances.json", head, parts)
     summary.per_class = {name: per_class.get(name, 0) for name, _ in catalog.categories}
     summary.stage_seconds = {k: round(v, 4) for k, v in stage.items()}
@@ -767,7 +773,7 @@ def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
         "gl_renderer": summary.gl_renderer,
         "packs": summary.packs,
         "pack_paths": summary.pack_paths,
-        "execution": {"backend": summary.backend, "workers": summary.workers,
+        "execution": {"backend": summary.backend, "workers": summary.workers, "workers_asked": summary.workers_asked,
                       "shards_resumed": summary.shards_resumed},
         "exports_pending": summary.exports_pending,
         "counts": {

@@ -43,22 +43,22 @@ def _init_worker(job, progress_q, lp_threads: str | None) -> None:
 def _run_shard(shard: int) -> dict:
     if isinstance(_worker, Exception):
         raise _worker
-    return _worker.run(shard, progress=lambda n: _progress_q.put(n))
+    return dict(_worker.run(shard, progress=lambda n, anns: _progress_q.put((n, anns))), pid=os.getpid())
 
 
 def _drain(q, progress, stop: threading.Event) -> None:
     while not stop.is_set() or not q.empty():
         try:
-            n = q.get(timeout=0.1)
+            n, anns = q.get(timeout=0.1)
         except queue.Empty:
             continue
         except (EOFError, OSError):
             return
         if progress is not None:
-            progress(n)
+            progress(n, anns)
 
 
-def run_pool(job, shards: Iterable[int], workers: int, progress: Callable[[int], None] | None,
+def run_pool(job, shards: Iterable[int], workers: int, progress: Callable[[int, int], None] | None,
              on_interrupt: Callable[[], Exception]) -> str:
     """Run ``shards`` in ``workers`` spawned processes; returns the GL renderer name.
 
@@ -123,7 +123,7 @@ def run_pool(job, shards: Iterable[int], workers: int, progress: Callable[[int],
 
 
 def run_ray(job, shards: Iterable[int], workers: int, address: str | None,
-            progress: Callable[[int], None] | None, on_interrupt: Callable[[], Exception] | None = None) -> str:
+            progress: Callable[[int, int], None] | None, on_interrupt: Callable[[], Exception] | None = None) -> str:
     """Run ``shards`` as tasks on Ray actors (``address``: an existing
     cluster, e.g. "ray://head:10001" or "auto"; None starts a local Ray).
 
@@ -178,7 +178,7 @@ def run_ray(job, shards: Iterable[int], workers: int, address: str | None,
             stats = pool.get_next_unordered()
             gl = stats.get("gl_renderer", gl)
             if progress is not None:
-                progress(stats["frames_attempted"])
+                progress(stats["frames_attempted"], stats["annotations"])
             k = next(todo, None)
             if k is not None:
                 pool.submit(lambda a, shard: a.run.remote(shard), k)

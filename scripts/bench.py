@@ -69,7 +69,7 @@ def run_dropsynth(scenes: int, views: int, width: int, height: int, mask_format:
     cfg = config.load(None, overrides)
     done = []  # (time, frames done so far)
 
-    def progress(n):
+    def progress(n, _annotations=0):
         done.append((time.perf_counter(), (done[-1][1] if done else 0) + n))
 
     with tempfile.TemporaryDirectory() as tmp:

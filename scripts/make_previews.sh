@@ -30,6 +30,9 @@ shot preview_materials --set scene.builder=bin --set "scene.num_objects=[12, 16]
     --set "materials.randomize=[objects, table, fixtures]" --set materials.keep_asset_textures=false \
     --set "background.kinds=[noise, stripes, checker]" --set "camera.elevation_deg=[30, 60]" \
     --set "camera.distance_m=[0.55, 0.75]"
+# Example configs with no builder or preset preview of their own (configs/).
+shot config_digital_twin_bin --config configs/digital_twin_bin.yaml --width 640 --height 480 --scenes 6 --views-per-scene 1
+shot config_domain_randomization --config configs/domain_randomization.yaml
 for p in occlusion tiny truncation thin crowd; do
     shot "preset_$p" --preset "$p"
 done

@@ -39,20 +39,27 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2
   rm -rf .venv
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip "setuptools>=70.1" wheel
+# pip's output is kept in a log and shown only if it fails: setuptools notes
+# on every editable install of a package-dir layout ("Editable installation
+# ... folders with the same name as your package"), which is not for the user.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+quiet() { "$@" >"$log" 2>&1 || { cat "$log" >&2; echo "setup: failed: $*" >&2; exit 1; }; }
+quiet .venv/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel
 extras=()
 for arg in "$@"; do
   case "$arg" in
     --test) extras+=(test) ;;
     --utility) extras+=(utility) ;;
-    *) echo "setup: unknown option $arg (use --test, --utility)" >&2; exit 2 ;;
+    --consumers) extras+=(consumers) ;;
+    *) echo "setup: unknown option $arg (use --test, --utility, --consumers)" >&2; exit 2 ;;
   esac
 done
 if [[ " ${extras[*]} " == *" utility "* ]] && ! .venv/bin/python -c "import torch, torchvision" >/dev/null 2>&1; then
   # A matching torch/torchvision pair; on x86_64 with Python 3.11 pip takes both from this machine's wheel cache.
-  .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+  quiet .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 fi
 spec="."
 [ ${#extras[@]} -gt 0 ] && spec=".[$(IFS=,; echo "${extras[*]}")]"
-.venv/bin/python -m pip install -q -e "$spec"
+quiet .venv/bin/python -m pip install -q -e "$spec"
 echo "setup: dropsynth installed in .venv ($(.venv/bin/dropsynth --version))"

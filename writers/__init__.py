@@ -14,6 +14,7 @@ EXPORTERS = {
     "yolo": "dropsynth.writers.yolo:export_detect",
     "yolo-seg": "dropsynth.writers.yolo:export_segment",
     "bop": "dropsynth.writers.bop:export_registered",
+    "datumaro": "dropsynth.writers.datumaro:export_registered",
 }
 
 

@@ -350,7 +350,7 @@ class _Models:
 
         key = ann["asset_id"]
         asset = self.asset(key, where)
-        iid = int(ann["instance_id"])
+        iid = int(ann["inst_id"])
         if not asset.primitive_kind:
             m = self.meshes.get(key)
             if m is None:
@@ -479,9 +479,11 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
         if missing:
             raise DropsynthError(f"{coco_path}: images[{i}]: missing {', '.join(missing)} (not a dropsynth dataset?)")
     anns_by_image: dict[int, list] = {img["id"]: [] for img in images}
-    need_ann = ("image_id", "instance_id", "asset_id", "cam_T_obj", "bbox", "px_count_visib")
+    need_ann = ("image_id", "inst_id", "asset_id", "cam_T_obj", "bbox", "px_count_visib")
     amodal_flags = set()
     for j, a in enumerate(coco["annotations"]):
+        if "inst_id" not in a and "instance_id" in a:  # datasets written before the key was renamed
+            a["inst_id"] = a["instance_id"]
         missing = [k for k in need_ann if k not in a]
         if missing:
             raise DropsynthError(f"{coco_path}: annotations[{j}]: missing {', '.join(missing)}")
@@ -537,11 +539,11 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
                                      f"size {size[0]}x{size[1]} (or the depth PNG's {depth.shape})")
             gts, infos, mdl = [], [], []
             for gt_id, a in enumerate(anns_by_image[img["id"]]):
-                where = f"{coco_path}: annotation {a.get('id', '?')} (image {img['id']}, instance {a['instance_id']})"
+                where = f"{coco_path}: annotation {a.get('id', '?')} (image {img['id']}, instance {a['inst_id']})"
                 T = _mat(a["cam_T_obj"], (4, 4), f"{where}: cam_T_obj")
                 model = models.model_for(a, scene_id, where)
                 _check_projection(model, T, K, size, a["bbox"], a.get("bbox_amodal"), where, run_path)
-                visib = ids == int(a["instance_id"])
+                visib = ids == int(a["inst_id"])
                 n_visib = int(visib.sum())
                 if n_visib != int(a["px_count_visib"]):
                     raise DropsynthError(f"{where}: px_count_visib is {a['px_count_visib']} but "
@@ -603,7 +605,7 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
             "bbox": "[x, y, w, h] with w = x_max - x_min, as bop_toolkit_lib.misc.calc_2d_bbox",
             "primitives": {str(m.obj_id): {"asset_id": m.asset_id, "kind": m.primitive.kind,
                                            "size_m": [float(s) for s in m.primitive.size_m],
-                                           "instances": [{"scene_id": s, "instance_id": i} for s, i in m.instances]}
+                                           "instances": [{"scene_id": s, "inst_id": i} for s, i in m.instances]}
                            for m in ordered if m.primitive is not None},
         }
         (tmp / "dropsynth_export.json").write_text(json.dumps(export_info, indent=2))

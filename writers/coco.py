@@ -44,7 +44,7 @@ def annotation_record(a: Annotation, image_id: int, category_id: int) -> dict:
         "image_id": image_id, "category_id": category_id,
         "bbox": [float(v) for v in a.bbox], "area": float(a.area), "iscrowd": 0,
         "segmentation": a.segmentation,
-        "instance_id": int(a.instance_id), "asset_id": a.asset_id, "cam_T_obj": _mat(a.cam_T_obj),
+        "inst_id": int(a.instance_id), "asset_id": a.asset_id, "cam_T_obj": _mat(a.cam_T_obj),
         "px_count_visib": int(a.px_count_visib),
     }
     if a.px_count_all is not None:
@@ -54,16 +54,20 @@ def annotation_record(a: Annotation, image_id: int, category_id: int) -> dict:
 
 
 def header(categories: list[tuple[str, str]], licenses: list[str], *, description: str, seed: int,
-           mask_format: str, keypoints: bool = False) -> dict:
+           mask_format: str, keypoints: bool = False, polygon_convention: str = "edges") -> dict:
     """``info``, ``licenses`` and ``categories`` (ids 1..K in catalog order;
     with ``keypoints``, each category names the 8 box corners and the 12 box
-    edges as its skeleton)."""
+    edges as its skeleton). Polygon files say their vertex convention in
+    ``info.polygon_convention`` (edges: pixel corners, COCO's; centers: pixel
+    centres, OpenCV's)."""
     head = {
         "info": {"description": description, "version": __version__, "contributor": "dropsynth", "url": "",
                  "seed": int(seed), "mask_format": mask_format},
         "licenses": [{"id": i + 1, "name": name, "url": ""} for i, name in enumerate(licenses or ["unknown"])],
         "categories": [{"id": i + 1, "name": name, "supercategory": sup} for i, (name, sup) in enumerate(categories)],
     }
+    if mask_format == "polygon":
+        head["info"]["polygon_convention"] = polygon_convention
     if keypoints:
         from dropsynth.groundtruth import BOX_EDGES, KEYPOINT_NAMES
 

@@ -53,6 +53,11 @@ def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bo
     if len(formats) > 1:
         raise ConfigError(f"merge: the datasets use different mask formats ({', '.join(sorted(map(str, formats)))}); "
                           f"one COCO file must not mix RLE and polygons")
+    conventions = {d.get("info", {}).get("polygon_convention", "edges") for d in datas if "mask_format" in
+                   d.get("info", {}) and d["info"]["mask_format"] == "polygon"}
+    if len(conventions) > 1:
+        raise ConfigError(f"merge: the datasets use different polygon conventions ({', '.join(sorted(conventions))}); "
+                          f"one COCO file must not mix them")
     if out.resolve() in [Path(s).resolve() for s in sources]:
         raise ConfigError(f"--out {out}: must not be one of the datasets being merged")
     prepare_output(out, overwrite)

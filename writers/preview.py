@@ -22,9 +22,13 @@ def _palette(k: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
-def _decode(seg, h: int, w: int) -> np.ndarray:
+def _decode(seg, h: int, w: int, convention: str = "edges") -> np.ndarray:
     from pycocotools import mask as mask_util
 
+    if isinstance(seg, list) and convention == "centers":
+        from dropsynth.annotate import centers_to_mask
+
+        return centers_to_mask(seg, h, w)
     if isinstance(seg, list):
         rle = mask_util.merge(mask_util.frPyObjects(seg, h, w))
     else:
@@ -79,7 +83,7 @@ def write_preview(dataset_dir: str | Path, out_path: str | Path | None = None, m
         h, w = rgb.shape[:2]
         anns = by_image.get(img["id"], [])
         for a in anns:
-            m = _decode(a["segmentation"], h, w)
+            m = _decode(a["segmentation"], h, w, (coco.get("info") or {}).get("polygon_convention", "edges"))
             col = np.array(_palette(a["category_id"]), np.float32)
             rgb[m] = 0.5 * rgb[m] + 0.5 * col
         tile = Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).resize((tw, th), Image.BILINEAR)

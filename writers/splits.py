@@ -8,7 +8,11 @@ uniform number in [0, 1), which is compared with the cumulative normalized
 ratios in the order they are given. A scene therefore keeps its split when
 the run has more or fewer scenes, and the same seed always gives the same
 assignment; the price is that the split sizes follow the ratios only on
-average (a run with few scenes may leave a split empty).
+average. One exception keeps small runs trainable: when ``train`` or ``val``
+has a ratio above 0 but drew no scene and there are enough scenes (two for
+train and val), the scene whose number lies nearest that split's interval is
+moved there from the split with the most scenes (never emptying ``train`` or
+``val``). Only then does a scene's split depend on the other scenes.
 
 Merged datasets (``dropsynth merge``) tag each image with ``source``; their
 scene key is ``(source, scene_id)`` so that scene 0 of two sources are two
@@ -110,7 +114,33 @@ def assign_splits(scene_ids: Iterable[SceneKey], ratios: Mapping[str, float], se
             continue
         u = scene_uniform(seed, scene)
         out[scene] = next((n for n, b in zip(names, bounds) if u < b and norm[n] > 0), fallback)
+    _fill_required(out, norm, bounds, seed)
     return out
+
+
+REQUIRED = ("train", "val")  # what a training run needs (Ultralytics refuses a data.yaml without val)
+
+
+def _fill_required(out: dict, norm: Mapping[str, float], bounds: list[float], seed: int) -> None:
+    """Move one scene into each empty required split (see the module doc)."""
+    names = list(norm)
+    required = [n for n in REQUIRED if norm.get(n, 0) > 0]
+    for need in required:
+        members = {n: [k for k, v in out.items() if v == n] for n in names}
+        if members[need]:
+            continue
+        donors = [n for n in names if len(members[n]) > (1 if n in required else 0)]
+        if not donors:
+            return  # too few scenes: say so where it matters (the YOLO export warns)
+        donor = max(donors, key=lambda n: (len(members[n]), -names.index(n)))
+        i = names.index(need)
+        lo, hi = (bounds[i - 1] if i else 0.0), bounds[i]
+
+        def distance(k):
+            u = scene_uniform(seed, k)
+            return (max(lo - u, u - hi, 0.0), _key_text(k))
+
+        out[min(members[donor], key=distance)] = need
 
 
 def scene_key(image: Mapping) -> SceneKey:

@@ -11,7 +11,16 @@ Label lines (all coordinates normalized to 0..1 by the image size):
 
 - ``detect``: ``class cx cy w h``;
 - ``segment``: ``class x1 y1 x2 y2 ...``, one polygon per object: the largest
-  part of a multi-part polygon; RLE masks are traced into polygons first.
+  4-connected part of its mask (holes joined by a zero-width cut). By default
+  the vertices are pixel centres (``convention="centers"``), as OpenCV's
+  ``cv2.fillPoly`` reads them, which is how Ultralytics rasterizes YOLO-seg
+  labels for training (``polygon2mask``: truncation to int32, then
+  ``fillPoly``): a vertex at pixel column c is written as ``(c + 0.25) / W``
+  so that truncation and rounding both give back c whatever the float
+  error. ``convention="edges"`` writes pixel-corner polygons (COCO's) instead.
+  Boxes that Ultralytics derives from a centres polygon are one pixel
+  narrower and shorter than the mask's (its extent runs from the first to the
+  last pixel centre).
 
 ``class`` is the category's index in id order (``category_id - 1`` for a
 dropsynth COCO file, whose ids are 1..K). Crowd annotations (``iscrowd``: 1)
@@ -35,12 +44,14 @@ from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.writers.files import check_replaceable, link_or_copy
 from dropsynth.writers.splits import DEFAULT_RATIOS, assign_splits, normalize_ratios, scene_key
 
-__all__ = ["export_yolo", "yolo_box", "yolo_polygon", "largest_polygon", "MARKER"]
+__all__ = ["export_yolo", "yolo_box", "yolo_polygon", "largest_polygon", "object_mask", "center_polygon", "MARKER",
+           "CONVENTIONS"]
 
 log = logging.getLogger(__name__)
 
 MARKER = ".dropsynth-yolo"
 TASKS = ("detect", "segment")
+CONVENTIONS = ("centers", "edges")
 
 
 # --- label geometry -------------------------------------------------------------
@@ -93,10 +104,59 @@ def largest_polygon(segmentation, width: int, height: int) -> list[float] | None
     return [float(v) for v in max(parts, key=_poly_area)]
 
 
-def yolo_polygon(flat, width: int, height: int) -> list[float]:
-    """Pixel polygon -> normalized ``[x1, y1, ...]`` clipped to 0..1."""
-    p = np.asarray(flat, dtype=np.float64).reshape(-1, 2) / np.array([width, height], dtype=np.float64)
+def yolo_polygon(flat, width: int, height: int, bias: float = 0.0) -> list[float]:
+    """Pixel polygon -> normalized ``[x1, y1, ...]`` clipped to 0..1 (``bias``
+    pixels are added to every coordinate first)."""
+    p = (np.asarray(flat, dtype=np.float64).reshape(-1, 2) + bias) / np.array([width, height], dtype=np.float64)
     return np.clip(p, 0.0, 1.0).ravel().tolist()
+
+
+# Quarter of a pixel: int32 truncation (Ultralytics) and rounding (supervision)
+# of a pixel-centre vertex both land on its pixel, with float32 error to spare.
+CENTER_BIAS = 0.25
+
+
+def object_mask(segmentation, width: int, height: int, coco_convention: str) -> np.ndarray:
+    """Full-frame bool mask of a COCO segmentation: RLE and pixel-corner
+    (``edges``) polygons through pycocotools, pixel-centre polygons as
+    OpenCV fills them (``annotate.centers_to_mask``); exact for ours."""
+    from dropsynth.annotate import centers_to_mask, rle_to_mask
+
+    if isinstance(segmentation, dict):
+        rle = segmentation
+        if isinstance(rle.get("counts"), list):  # uncompressed RLE
+            from pycocotools import mask as mask_util
+
+            rle = mask_util.frPyObjects(rle, *rle["size"])
+        mask = rle_to_mask(rle)
+    elif isinstance(segmentation, list) and coco_convention == "edges":
+        from pycocotools import mask as mask_util
+
+        parts = [p for p in segmentation if len(p) >= 6 and len(p) % 2 == 0]
+        if not parts:
+            return np.zeros((height, width), bool)
+        mask = mask_util.decode(mask_util.merge(mask_util.frPyObjects(parts, height, width))).astype(bool)
+    elif isinstance(segmentation, list):
+        mask = centers_to_mask(segmentation, height, width)
+    else:
+        return np.zeros((height, width), bool)
+    if mask.shape != (height, width):
+        raise DropsynthError(f"mask of size {list(mask.shape)} in an image of {height}x{width}")
+    return mask
+
+
+def center_polygon(mask: np.ndarray) -> list[float] | None:
+    """The pixel-centre polygon of the largest 4-connected part of a mask
+    (flat ``[x1, y1, ...]``, pixel indices); None for an empty mask."""
+    from dropsynth.annotate import bbox_from_mask, largest_component, mask_to_polygons
+
+    box = bbox_from_mask(mask)
+    if box is None:
+        return None
+    bx, by, bw, bh = box
+    part = largest_component(mask[by:by + bh, bx:bx + bw])
+    polys = mask_to_polygons(part, offset=(bx, by), convention="centers")
+    return max(polys, key=len) if polys else None
 
 
 def _fmt(values) -> str:
@@ -150,7 +210,7 @@ def _check_out_dir(out: Path, overwrite: bool) -> bool:
 
 def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task: str = "detect",
                 ratios: dict[str, float] | None = None, seed: int | None = None,
-                overwrite: bool = False) -> Path:
+                overwrite: bool = False, convention: str = "centers") -> Path:
     """Export a finished dataset as an Ultralytics YOLO dataset.
 
     Parameters
@@ -164,6 +224,8 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
         whole scenes go to one split (see ``dropsynth.writers.splits``).
     seed : split seed; default the dataset's seed (``run.json``, else COCO
         ``info.seed``, else 0).
+    convention : ``segment`` polygons at pixel centres (``"centers"``, exact
+        for OpenCV's rasterizer and so for Ultralytics) or corners (``"edges"``).
 
     Returns
     -------
@@ -173,6 +235,9 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
 
     if task not in TASKS:
         raise ConfigError(f"yolo export: task must be one of {', '.join(TASKS)}, got {task!r}")
+    if convention not in CONVENTIONS:
+        raise ConfigError(f"yolo export: polygon convention must be one of {', '.join(CONVENTIONS)}, "
+                          f"got {convention!r}")
     dataset_dir = Path(dataset_dir).resolve()
     if ratios is None:
         ratios = _run_splits(dataset_dir) or DEFAULT_RATIOS
@@ -186,6 +251,7 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
             raise DropsynthError(f"{coco_path}: no '{key}' list; not a COCO instances file")
     if seed is None:
         seed = _dataset_seed(dataset_dir, coco)
+    coco_convention = (coco.get("info") or {}).get("polygon_convention", "edges")
     out = (dataset_dir / "yolo" if out_dir is None else Path(out_dir)).resolve()
     if out == dataset_dir or out in dataset_dir.parents:
         raise ConfigError(f"{out}: the export folder must not be the dataset folder or contain it")
@@ -211,6 +277,9 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
     if tmp.exists():
         shutil.rmtree(tmp)
     counts = {name: {"images": 0, "labels": 0, "objects": 0} for name in norm}
+    from dropsynth.annotate import mask_to_rle
+
+
     seen: dict[str, str] = {}
     try:
         for img, key in zip(images, keys):
@@ -245,10 +314,19 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
                         continue
                     if task == "detect":
                         lines.append(f"{cls} {_fmt(box)}")
-                    else:
+                    elif convention == "edges" and coco_convention == "edges":
                         poly = largest_polygon(a.get("segmentation"), width, height)
                         if poly is not None:
                             lines.append(f"{cls} {_fmt(yolo_polygon(poly, width, height))}")
+                    else:
+                        mask = object_mask(a.get("segmentation"), width, height, coco_convention)
+                        if convention == "edges":
+                            poly = largest_polygon(mask_to_rle(mask), width, height)
+                            bias = 0.0
+                        else:
+                            poly, bias = center_polygon(mask), CENTER_BIAS
+                        if poly is not None:
+                            lines.append(f"{cls} {_fmt(yolo_polygon(poly, width, height, bias))}")
                 except (KeyError, TypeError, ValueError, DropsynthError) as e:
                     raise DropsynthError(f"{coco_path}: annotation {a.get('id', '?')}: "
                                          f"{e if isinstance(e, DropsynthError) else repr(e)}") from None
@@ -265,7 +343,7 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
             yaml.safe_dump(data, f, sort_keys=False, allow_unicode=True)
         (tmp / MARKER).write_text(json.dumps({
             "tool": "dropsynth", "source": str(dataset_dir), "task": task, "ratios": norm, "seed": int(seed),
-            "counts": counts}, indent=2) + "\n")
+            **({"polygon_convention": convention} if task == "segment" else {}), "counts": counts}, indent=2) + "\n")
         # Swap the finished folder into place.
         if replace:
             trash = out.parent / f".{out.name}.old-{os.getpid()}"
@@ -282,10 +360,12 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    missing = [s for s in ("train", "val") if s not in present]
+    # Splits are filled (writers.splits) whenever there are enough scenes: an
+    # asked-for split can stay empty only with a single scene.
+    missing = [s for s in ("train", "val") if norm.get(s, 0) > 0 and s not in present]
     if missing:
-        log.warning("%s: no images in split(s) %s (%d scenes; splits are drawn per scene, so few scenes can leave a "
-                    "split empty); Ultralytics needs both train and val", out / "data.yaml", ", ".join(missing),
+        log.warning("%s: no images in split(s) %s: the dataset has %d scene(s) and a scene's views never straddle "
+                    "two splits; Ultralytics needs both train and val", out / "data.yaml", ", ".join(missing),
                     len(set(keys)))
     return out
 

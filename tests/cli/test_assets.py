@@ -809,14 +809,16 @@ def test_end_to_end_with_example_pack(tmp_path, warm):
             assert a["asset_id"].startswith("example/"), a["asset_id"]
             oid = a["asset_id"].split("/", 1)[1]
             assert EXAMPLE_CATEGORIES[EXAMPLE_IDS.index(oid)] == coco.cats[a["category_id"]]["name"]
-            assert np.array_equal(coco.annToMask(a).astype(bool), ids == a["instance_id"]), a["id"]
+            assert np.array_equal(coco.annToMask(a).astype(bool), ids == a["inst_id"]), a["id"]
             seen_assets.add(oid)
             n += 1
     assert n >= 10
     assert len(seen_assets) >= 3, seen_assets
     run = json.loads((out / "run.json").read_text())
     assert run["packs"] == [{"name": "example", "objects": 5}]
-    assert run["execution"]["workers"] == default_workers()
+    assert run["execution"]["workers_asked"] == default_workers()
+    # one scene per shard: as many workers ran as there were shards, up to the cores
+    assert run["execution"]["workers"] == min(default_workers(), run["config"]["scenes"])
     data = json.loads((out / "annotations" / "instances.json").read_text())
     assert [lic["name"] for lic in data["licenses"]] == ["CC0-1.0"]
 

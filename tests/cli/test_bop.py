@@ -216,7 +216,7 @@ def test_masks_reproduce_the_instance_image_and_gt_info_matches(dataset, bop, co
             assert vis_png.dtype == full_png.dtype == np.uint8 and vis_png.shape == ids.shape
             assert set(np.unique(vis_png)) <= {0, 255} and set(np.unique(full_png)) <= {0, 255}
             vis, full = vis_png == 255, full_png == 255
-            assert np.array_equal(vis, ids == a["instance_id"])
+            assert np.array_equal(vis, ids == a["inst_id"])
             assert not (vis & ~full).any(), "mask contains mask_visib"
             assert np.array_equal(full, rle_to_mask(a["segmentation_amodal"]))
             assert gi["px_count_visib"] == vis.sum() == a["px_count_visib"]
@@ -288,9 +288,9 @@ def test_obj_ids_one_per_mesh_asset_and_one_per_primitive_size(dataset, bop, coc
         gts = _scene_files(bop, img["scene_id"])[1][str(img["view_id"])]
         for g, a in zip(gts, anns):
             assert obj_ids[str(g["obj_id"])] == a["asset_id"]
-            assert seen.setdefault((img["scene_id"], a["instance_id"]), g["obj_id"]) == g["obj_id"]
+            assert seen.setdefault((img["scene_id"], a["inst_id"]), g["obj_id"]) == g["obj_id"]
             if str(g["obj_id"]) in prims:
-                assert {"scene_id": img["scene_id"], "instance_id": a["instance_id"]} in \
+                assert {"scene_id": img["scene_id"], "inst_id": a["inst_id"]} in \
                     prims[str(g["obj_id"])]["instances"]
     for k, p in prims.items():
         asset = assets[p["asset_id"]]
@@ -318,7 +318,7 @@ def test_without_amodal_data_nothing_is_made_up(poly_dataset, tmp_path):
         for gt_id, (a, gi) in enumerate(zip(anns, infos)):
             assert set(gi) == {"bbox_visib", "px_count_visib"}
             vis = _png(sdir / "mask_visib" / f"{img['view_id']:06d}_{gt_id:06d}.png") == 255
-            assert np.array_equal(vis, ids == a["instance_id"]) and gi["px_count_visib"] == vis.sum()
+            assert np.array_equal(vis, ids == a["inst_id"]) and gi["px_count_visib"] == vis.sum()
 
 
 def test_errors_name_the_file_and_output_is_only_replaced_when_ours(dataset, bop, tmp_path):

@@ -57,7 +57,7 @@ def test_distractors_are_drawn_but_never_annotated_unless_asked(tmp_path):
     for img, img2 in zip(coco["images"], coco2["images"]):
         inst, inst2 = _png(hidden / img["instances_file"]), _png(shown / img2["instances_file"])
         assert not set(np.unique(inst).tolist()) & ids[img["scene_id"]], "a distractor in the instance image"
-        assert {a["instance_id"] for a in coco["annotations"] if a["image_id"] == img["id"]}.isdisjoint(
+        assert {a["inst_id"] for a in coco["annotations"] if a["image_id"] == img["id"]}.isdisjoint(
             ids[img["scene_id"]])
         # The same scene either way: where the annotated run sees a distractor,
         # the other one has the same surface (depth), drawn but background (0).

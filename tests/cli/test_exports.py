@@ -96,3 +96,36 @@ def test_resume_finishes_exports_that_were_interrupted(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert (out / "yolo" / "data.yaml").is_file()
     assert json.loads((out / "run.json").read_text())["exports_pending"] is False
+
+
+def test_datumaro_export_layout_and_merge_refuses_mixed_polygon_conventions(tmp_path):
+    small = ["--scenes", "2", "--views-per-scene", "1", "--width", "160", "--height", "120", "--no-progress",
+             "--workers", "1"]
+    out = tmp_path / "ds"
+    res = run_cli("generate", "--out", str(out), *small, "--set", "output.export=[datumaro]")
+    assert res.exit_code == 0, res.output
+    dm = out / "datumaro"
+    full = json.loads((out / "annotations" / "instances.json").read_text())
+    n_img = n_ann = 0
+    # 2 scenes and the default 0.8/0.1/0.1 split: train and val both get one
+    assert sorted(p.name for p in (dm / "annotations").iterdir()) == ["instances_train.json", "instances_val.json"]
+    for part in (dm / "annotations").iterdir():
+        split = part.stem.split("_", 1)[1]
+        data = json.loads(part.read_text())
+        for img in data["images"]:
+            assert "/" not in img["file_name"]
+            assert (dm / "images" / split / img["file_name"]).read_bytes() == \
+                (out / "rgb" / img["file_name"]).read_bytes()
+        n_img += len(data["images"])
+        n_ann += len(data["annotations"])
+    assert (n_img, n_ann) == (len(full["images"]), len(full["annotations"]))
+    res = run_cli("export", "datumaro", str(out))
+    assert res.exit_code != 0 and "not empty" in res.output and len(res.output.strip().splitlines()) == 1
+    assert run_cli("export", "datumaro", str(out), "--overwrite", "--split", "train=1").exit_code == 0
+    assert [p.name for p in (dm / "annotations").iterdir()] == ["instances_train.json"]
+
+    other = tmp_path / "centers"
+    res = run_cli("generate", "--out", str(other), *small, "--set", "output.polygon_convention=centers")
+    assert res.exit_code == 0, res.output
+    res = run_cli("merge", str(out), str(other), "--out", str(tmp_path / "merged"))
+    assert res.exit_code != 0 and "different polygon conventions (centers, edges)" in res.output

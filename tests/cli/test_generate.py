@@ -43,10 +43,10 @@ def test_every_mask_equals_its_pixels_in_the_instance_image(fixture, request):
         ids = _instances(ds, img)
         assert ids.dtype == np.uint16 and ids.shape == (img["height"], img["width"])
         anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id]))
-        annotated = {a["instance_id"] for a in anns}
+        annotated = {a["inst_id"] for a in anns}
         for a in anns:
             m = coco.annToMask(a).astype(bool)
-            assert np.array_equal(m, ids == a["instance_id"]), (img["file_name"], a["instance_id"])
+            assert np.array_equal(m, ids == a["inst_id"]), (img["file_name"], a["inst_id"])
             ys, xs = np.nonzero(m)
             assert a["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
             assert a["area"] == m.sum() == a["px_count_visib"]
@@ -184,7 +184,7 @@ def test_poses_and_depth_agree_with_the_pixels(poly_dataset):
             depth = np.asarray(im).astype(np.float64) * img["depth_scale"]
         with Image.open(poly_dataset / img["instances_file"]) as im:
             ids = np.asarray(im)
-        d = np.median(depth[ids == a["instance_id"]])
+        d = np.median(depth[ids == a["inst_id"]])
         assert abs(d - t[2]) < 0.1  # objects are a few cm across
         checked += 1
     assert checked > 5
@@ -304,7 +304,7 @@ def test_extra_ground_truth_files_and_keypoints(tmp_path):
             cls = np.asarray(im)
         assert cls.dtype == np.uint16 and cls.shape == ids.shape
         for a in coco.imgToAnns[img["id"]]:
-            assert (cls[ids == a["instance_id"]] == a["category_id"]).all()
+            assert (cls[ids == a["inst_id"]] == a["category_id"]).all()
             assert len(a["keypoints"]) == 24 and a["num_keypoints"] == sum(v > 0 for v in a["keypoints"][2::3])
             assert np.array(a["bbox3d_cam"]).shape == (8, 3) and np.array(a["bbox3d_px"]).shape == (8, 2)
         for key in ("normals_file", "nocs_file"):
@@ -332,3 +332,34 @@ def test_sensor_effects_leave_the_ground_truth_untouched(poly_dataset, tmp_path)
     assert a["annotations"] == b["annotations"]
     assert all(img["depth_noisy_file"].startswith("depth_noisy/") for img in b["images"])
     assert any(k.startswith("depth_noisy/") for k in noisy)
+
+
+# FiftyOne's importer turns extra annotation keys into Detection attributes and refuses these names.
+FIFTYONE_RESERVED = {"id", "tags", "label", "bounding_box", "mask", "mask_path", "confidence", "index", "instance",
+                     "instance_id", "attributes"}
+
+
+def test_no_coco_key_is_reserved_by_fiftyone(poly_dataset):
+    coco = json.loads((poly_dataset / "annotations" / "instances.json").read_text())
+    extra = {k for a in coco["annotations"] for k in a} - {"id", "image_id", "category_id", "bbox", "area",
+                                                           "iscrowd", "segmentation"}
+    assert "inst_id" in extra and not extra & FIFTYONE_RESERVED
+    assert coco["info"]["polygon_convention"] == "edges"
+
+
+def test_progress_reports_frames_and_annotations_and_summary_counts_workers_that_ran(tmp_path):
+    from dropsynth import config as config_mod
+    from dropsynth.pipeline import generate
+
+    cfg = config_mod.load(None, {"scenes": 2, "views_per_scene": 2, "camera": {"width": 160, "height": 120},
+                                 "output": {"preview": False}})
+    calls = []
+    s = generate(cfg, tmp_path / "ds", workers=3, progress=lambda n, anns: calls.append((n, anns)))
+    assert sum(n for n, _ in calls) == 4 and sum(a for _, a in calls) == s.annotations > 0
+    # 2 scenes make one shard (output.shard_scenes 4): one of the 3 workers asked for ran
+    assert (s.workers, s.workers_asked) == (1, 3)
+    res = run_cli("generate", "--out", str(tmp_path / "cli"), "--scenes", "1", "--views-per-scene", "1",
+                  "--width", "160", "--height", "120", "--workers", "2")
+    assert res.exit_code == 0, res.output
+    assert "with 1 local worker(s) (of 2 asked: one per shard at most)" in res.output
+    assert "1/1 frames [" in res.output and "elapsed, ETA" in res.output and " annotations]" in res.output

@@ -56,7 +56,7 @@ def test_rectangles_land_on_their_objects_visible_mask(grasp_dataset):
             on_mask += bool(0 <= u < 320 and 0 <= v < 240 and ids_img[int(v), int(u)] == iid)
         assert len(g["rects"]) <= int(ok.sum())
         ids = np.asarray(Image.open(grasp_dataset / im["instances_file"]))
-        annotated = {a["instance_id"] for a in anns}
+        annotated = {a["inst_id"] for a in anns}
         assert set(np.unique(g["instance_id"])) <= annotated
         for (cx, cy, *_), iid in zip(g["rects"], g["rect_instance_id"]):
             assert ids[int(np.floor(cy)), int(np.floor(cx))] == iid
@@ -69,7 +69,7 @@ def test_rectangles_land_on_their_objects_visible_mask(grasp_dataset):
 
 def test_6dof_grasps_are_in_the_camera_frame(grasp_dataset):
     for im, anns, g in _frames(grasp_dataset):
-        by_iid = {a["instance_id"]: np.asarray(a["cam_T_obj"]) for a in anns}
+        by_iid = {a["inst_id"]: np.asarray(a["cam_T_obj"]) for a in anns}
         for T, iid in zip(g["cam_T_grasp"], g["instance_id"]):
             centre = T[:3, 3] + T[:3, 2] * 0.1034
             # The grasp centre lies within the object's reach of its centre.
@@ -81,12 +81,12 @@ def test_coco_grasps_2d_are_the_best_rectangles_of_each_object(grasp_dataset):
     per_annotation = 5
     for im, anns, g in _frames(grasp_dataset):
         for a in anns:
-            mine = g["rects"][g["rect_instance_id"] == a["instance_id"]][:per_annotation]
+            mine = g["rects"][g["rect_instance_id"] == a["inst_id"]][:per_annotation]
             assert len(a["grasps_2d"]) == len(mine)
             np.testing.assert_allclose(np.asarray(a["grasps_2d"]).reshape(-1, 5), mine, atol=2e-3)
-            robust = g["robust"][g["rect_index"][g["rect_instance_id"] == a["instance_id"]]]
+            robust = g["robust"][g["rect_index"][g["rect_instance_id"] == a["inst_id"]]]
             assert (np.diff(robust) <= 1e-6).all(), "best robust rate first"
-            assert a["grasps_count"] == int((g["instance_id"] == a["instance_id"]).sum())
+            assert a["grasps_count"] == int((g["instance_id"] == a["inst_id"]).sum())
 
 
 def test_jacquard_and_cornell_files_read_back_as_the_rectangles(grasp_dataset):

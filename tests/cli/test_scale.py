@@ -211,7 +211,7 @@ def test_merge_keeps_every_annotation(tmp_path):
     for ann in coco.dataset["annotations"]:
         img = coco.imgs[ann["image_id"]]
         ids = np.asarray(Image.open(c / img["instances_file"]))
-        assert np.array_equal(coco.annToMask(ann).astype(bool), ids == ann["instance_id"])
+        assert np.array_equal(coco.annToMask(ann).astype(bool), ids == ann["inst_id"])
 
 
 def test_ray_backend_gives_the_same_files(reference, tmp_path):
@@ -275,4 +275,4 @@ def test_merge_carries_extra_ground_truth_and_remaps_class_images(tmp_path):
         ids = np.asarray(Image.open(c / img["instances_file"]))
         for ann in data["annotations"]:
             if ann["image_id"] == img["id"]:
-                assert (cls[ids == ann["instance_id"]] == ann["category_id"]).all()
+                assert (cls[ids == ann["inst_id"]] == ann["category_id"]).all()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import generate_ok, tree_hashes
+from conftest import generate_ok, run_cli, tree_hashes
 from dropsynth.annotate import largest_component, rle_to_mask
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.writers.splits import assign_splits, scene_key
@@ -107,14 +107,28 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
 
 
+def _object_masks(coco, img, a):
+    from pycocotools import mask as mask_util
+
+    w, h = img["width"], img["height"]
+    seg = a["segmentation"]
+    if isinstance(seg, dict):
+        want = rle_to_mask(seg)
+    else:
+        want = mask_util.decode(mask_util.merge(mask_util.frPyObjects(seg, h, w))).astype(bool)
+    assert want.sum() == a["area"]
+    return largest_component(want)  # YOLO keeps one polygon per object: the largest part
+
+
 @pytest.mark.render
 @pytest.mark.parametrize("fixture", ["poly_ds", "rle_ds"])
-def test_segment_polygons_rasterize_back_to_the_coco_masks(fixture, request, tmp_path):
+def test_segment_edges_polygons_rasterize_back_to_the_coco_masks(fixture, request, tmp_path):
+    """convention='edges': pixel-corner polygons, exact for pycocotools."""
     from pycocotools import mask as mask_util
 
     ds = request.getfixturevalue(fixture)
     coco = _coco(ds)
-    out = export_yolo(ds, tmp_path / "seg", task="segment", ratios=RATIOS, seed=1)
+    out = export_yolo(ds, tmp_path / "seg", task="segment", ratios=RATIOS, seed=1, convention="edges")
     anns = _by_image(coco)
     checked = 0
     for img in coco["images"]:
@@ -126,19 +140,38 @@ def test_segment_polygons_rasterize_back_to_the_coco_masks(fixture, request, tmp
         for (cls, vals), a in zip(rows, expected):
             assert cls == a["category_id"] - 1
             assert len(vals) >= 6 and len(vals) % 2 == 0 and all(0.0 <= v <= 1.0 for v in vals)
-            poly = (np.asarray(vals).reshape(-1, 2) * [w, h]).ravel().tolist()
+            poly = (np.asarray(vals).reshape(-1, 2) * [w, h]).round(3).ravel().tolist()
             got = mask_util.decode(mask_util.merge(mask_util.frPyObjects([poly], h, w))).astype(bool)
-            seg = a["segmentation"]
-            if isinstance(seg, dict):
-                want = rle_to_mask(seg)
-            else:
-                want = mask_util.decode(mask_util.merge(mask_util.frPyObjects(seg, h, w))).astype(bool)
-            assert want.sum() == a["area"]
-            # YOLO keeps one polygon per object: the largest part.
-            want = largest_component(want)
-            if a["area"] > 100:
-                assert _iou(got, want) > 0.9, (label, a["id"], _iou(got, want))
-                checked += 1
+            assert np.array_equal(got, _object_masks(coco, img, a)), (label, a["id"])
+            checked += 1
+    assert checked > 20
+
+
+@pytest.mark.render
+@pytest.mark.parametrize("fixture", ["poly_ds", "rle_ds"])
+def test_segment_centers_polygons_run_through_the_mask_pixel_centres(fixture, request, tmp_path):
+    """The default convention: every vertex, less the quarter-pixel bias, is
+    the centre of a pixel of the object (the exact check with cv2.fillPoly is
+    in tests/consumers)."""
+    ds = request.getfixturevalue(fixture)
+    coco = _coco(ds)
+    out = export_yolo(ds, tmp_path / "seg", task="segment", ratios=RATIOS, seed=1)
+    assert json.loads((out / ".dropsynth-yolo").read_text())["polygon_convention"] == "centers"
+    anns = _by_image(coco)
+    checked = 0
+    for img in coco["images"]:
+        w, h = img["width"], img["height"]
+        _, _, label = _where(out, img)
+        for (cls, vals), a in zip(_labels(label), anns.get(img["id"], [])):
+            pts = np.asarray(vals).reshape(-1, 2) * [w, h] - 0.25
+            idx = np.rint(pts).astype(int)
+            assert np.abs(pts - idx).max() < 1e-3
+            want = _object_masks(coco, img, a)
+            assert want[idx[:, 1], idx[:, 0]].all(), (label, a["id"])
+            # the extent of the vertices is the box from the first to the last pixel centre
+            ys, xs = np.nonzero(want)
+            assert (idx.min(0) == [xs.min(), ys.min()]).all() and (idx.max(0) == [xs.max(), ys.max()]).all()
+            checked += 1
     assert checked > 20
 
 
@@ -254,9 +287,17 @@ def test_edge_cases_empty_image_multipart_rle_crowd(tmp_path):
     assert det["000002"] == [(0, pytest.approx([6 / 20, 4 / 10, 6 / 20, 4 / 10]))]  # the crowd one is left out
     seg = _all_labels(export_yolo(ds, tmp_path / "seg", task="segment", ratios={"train": 1}))
     assert seg["000001"] == []
-    # The larger of the two parts; the RLE traced into its outline.
-    assert seg["000000"] == [(1, pytest.approx([0.5, 0.3, 0.8, 0.3, 0.8, 0.7, 0.5, 0.7]))]
+    # The larger of the two parts (pixels x 10..15, y 3..6), through the centres of its corner pixels, each
+    # written a quarter pixel on; the RLE traced the same way.
+    assert seg["000000"] == [(1, pytest.approx([10.25 / 20, 0.325, 15.25 / 20, 0.325, 15.25 / 20, 0.625,
+                                                10.25 / 20, 0.625]))]
     cls, poly = seg["000002"][0]
+    pts = np.asarray(poly).reshape(-1, 2) * [20, 10] - 0.25
+    assert cls == 0 and {tuple(p) for p in np.rint(pts).tolist()} == {(3, 2), (8, 2), (8, 5), (3, 5)}
+    edges = _all_labels(export_yolo(ds, tmp_path / "seg-edges", task="segment", ratios={"train": 1},
+                                    convention="edges"))
+    assert edges["000000"] == [(1, pytest.approx([0.5, 0.3, 0.8, 0.3, 0.8, 0.7, 0.5, 0.7]))]
+    cls, poly = edges["000002"][0]
     pts = np.asarray(poly).reshape(-1, 2) * [20, 10]
     assert cls == 0 and {tuple(p) for p in pts.tolist()} == {(3, 2), (9, 2), (9, 6), (3, 6)}
 
@@ -318,3 +359,36 @@ def test_duplicate_file_names_are_refused(tmp_path):
     (ds / "annotations" / "instances.json").write_text(json.dumps(coco))
     with pytest.raises(DropsynthError, match="share the file name 000000.png"):
         export_yolo(ds, tmp_path / "y")
+
+
+def test_no_warning_for_train_only_and_one_for_a_single_scene(tmp_path, caplog):
+    ds = _fake(tmp_path / "ds")  # two scenes
+    with caplog.at_level("WARNING", logger="dropsynth.writers.yolo"):
+        out = export_yolo(ds, tmp_path / "a", ratios={"train": 1.0})
+    assert not caplog.records
+    assert "val" not in yaml.safe_load((out / "data.yaml").read_text())
+    with caplog.at_level("WARNING", logger="dropsynth.writers.yolo"):
+        out = export_yolo(ds, tmp_path / "b")  # default 0.8/0.1/0.1: two scenes give train and val
+    assert not caplog.records
+    data = yaml.safe_load((out / "data.yaml").read_text())
+    assert data["train"] == "images/train" and data["val"] == "images/val"
+    coco = json.loads((ds / "annotations" / "instances.json").read_text())
+    coco["images"] = [img for img in coco["images"] if img["scene_id"] == 1]
+    coco["annotations"] = [a for a in coco["annotations"] if a["image_id"] in {img["id"] for img in coco["images"]}]
+    (ds / "annotations" / "instances.json").write_text(json.dumps(coco))
+    with caplog.at_level("WARNING", logger="dropsynth.writers.yolo"):
+        export_yolo(ds, tmp_path / "c", ratios={"train": 0.5, "val": 0.5})
+    assert len(caplog.records) == 1 and "the dataset has 1 scene(s)" in caplog.records[0].getMessage()
+
+
+def test_export_command_polygons_option(tmp_path):
+    ds = _fake(tmp_path / "ds")
+    for conv, first in (("edges", 0.5), ("centers", 10.25 / 20)):
+        out = tmp_path / conv
+        res = run_cli("export", "yolo", str(ds), "--task", "segment", "--polygons", conv, "--split", "train=1",
+                      "--out", str(out))
+        assert res.exit_code == 0, res.output
+        assert json.loads((out / MARKER).read_text())["polygon_convention"] == conv
+        assert _all_labels(out)["000000"][0][1][0] == pytest.approx(first)
+    res = run_cli("export", "yolo", str(ds), "--task", "segment", "--polygons", "middle")
+    assert res.exit_code != 0 and "middle" in res.output

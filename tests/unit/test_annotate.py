@@ -449,3 +449,45 @@ def test_annotate_frame_rle_matches_polygons(frame_scene):
     lp = {a.instance_id: a for a in annotate_frame(ids, settled, camera, mask_format="rle",
                                                    largest_part_only=True)}
     assert int(rle_to_mask(lp[3].segmentation).sum()) == lp[3].area == 36
+
+
+def test_center_polygons_run_through_pixels_of_the_mask_and_edges_stay_exact():
+    """The exact check with cv2.fillPoly is in tests/consumers; here: every
+    centre vertex is a pixel of the mask, each axis-aligned edge runs over
+    mask pixels only; edges polygons stay exact for pycocotools."""
+    from pycocotools import mask as mask_util
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        h, w = rng.integers(1, 12, 2)
+        m = rng.random((h, w)) < rng.uniform(0.3, 0.9)
+        if not m.any():
+            continue
+        for flat in mask_to_polygons(m, convention="centers"):
+            p = np.asarray(flat).reshape(-1, 2)
+            assert len(flat) >= 8 and np.array_equal(p, np.rint(p))
+            p = p.astype(int)
+            for a, b in zip(p, np.roll(p, -1, axis=0)):
+                assert a[0] == b[0] or a[1] == b[1]  # rectilinear
+                xs = range(min(a[0], b[0]), max(a[0], b[0]) + 1)
+                ys = range(min(a[1], b[1]), max(a[1], b[1]) + 1)
+                assert all(m[y, x] for y in ys for x in xs)
+        polys = mask_to_polygons(m)
+        dec = mask_util.decode(mask_util.merge(mask_util.frPyObjects(polys, int(h), int(w)))).astype(bool)
+        assert np.array_equal(dec, m)
+    with pytest.raises(DropsynthError, match="polygon convention"):
+        mask_to_polygons(np.ones((2, 2), bool), convention="middle")
+
+
+def test_centers_to_mask_fills_centre_polygons_back_exactly():
+    """The OpenCV rule (edges drawn, even-odd inside) without OpenCV; checked
+    against cv2.fillPoly in tests/consumers."""
+    from dropsynth.annotate import centers_to_mask
+
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        h, w = (int(v) for v in rng.integers(1, 14, 2))
+        m = rng.random((h, w)) < rng.uniform(0.2, 0.95)
+        assert np.array_equal(centers_to_mask(mask_to_polygons(m, convention="centers"), h, w), m)
+    with pytest.raises(DropsynthError, match="axis-aligned"):
+        centers_to_mask([[0, 0, 3, 3, 0, 3]], 4, 4)

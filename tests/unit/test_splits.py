@@ -60,8 +60,34 @@ def test_adding_scenes_does_not_move_existing_ones():
     small = assign_splits(range(50), DEFAULT_RATIOS, seed=1)
     big = assign_splits(range(5000), DEFAULT_RATIOS, seed=1)
     assert {s: big[s] for s in small} == small
-    only_some = assign_splits([3, 17, 42], DEFAULT_RATIOS, seed=1)
-    assert only_some == {s: small[s] for s in (3, 17, 42)}
+    only_some = assign_splits([3, 17, 42, 24], DEFAULT_RATIOS, seed=1)
+    assert "val" in only_some.values() and only_some == {s: small[s] for s in (3, 17, 42, 24)}
+
+
+def test_small_runs_always_get_train_and_val():
+    """Ultralytics refuses a data.yaml without val: with two scenes or more,
+    train and val are never empty; only the scene moved there changes."""
+    for seed in range(200):
+        big = assign_splits(range(300), DEFAULT_RATIOS, seed)
+        assert {"train", "val"} <= set(big.values())
+        for n in (2, 3, 5):
+            free = {s: big[s] for s in range(n)}  # as drawn, without filling
+            got = assign_splits(range(n), DEFAULT_RATIOS, seed)
+            assert {"train", "val"} <= set(got.values()), (seed, n, got)
+            moved = [s for s in range(n) if got[s] != free[s]]
+            need = sum(1 for name in ("train", "val") if name not in free.values())
+            assert len(moved) == need, (seed, n, free, got)
+    # the moved scene is the one nearest val's interval [0.8, 0.9): seed 1, scenes 3, 17, 42 all draw train
+    u = {s: scene_uniform(1, s) for s in (3, 17, 42)}
+    got = assign_splits([3, 17, 42], DEFAULT_RATIOS, seed=1)
+    assert [s for s, v in got.items() if v == "val"] == [max(u, key=u.get)]
+
+
+def test_one_scene_goes_to_train_and_no_val_asked_for_is_left_alone():
+    for seed in range(50):
+        assert list(assign_splits([0], DEFAULT_RATIOS, seed).values()) in (["train"], ["val"])
+        assert set(assign_splits(range(4), {"train": 1.0}, seed).values()) == {"train"}
+        assert "val" not in assign_splits(range(4), {"train": 0.5, "test": 0.5}, seed).values()
 
 
 def test_ratios_are_normalized_and_zero_ratio_split_stays_empty():
