@@ -266,6 +266,7 @@ class CyclesRenderer:
                 img = self.bpy.data.images.load(view.hdri, check_existing=True)
             except RuntimeError as e:
                 raise RenderBackendError(f"lights.hdri_folder: {view.hdri}: cannot be read ({e})") from None
+            img.use_fake_user = True  # kept for later views (unused images go with each scene)
             self._hdri_images[view.hdri] = img
         env.image = img
         mapping.inputs["Rotation"].default_value = (0.0, 0.0, view.hdri_rotation_rad)
@@ -504,7 +505,10 @@ class CyclesRenderer:
 
     def _drop_camera(self) -> None:
         ob, cam_data = self._cam
+        action = ob.animation_data.action if ob.animation_data is not None else None
         self.bpy.data.objects.remove(ob, do_unlink=True)
+        if action is not None:  # the motion-blur keyframes
+            self.bpy.data.actions.remove(action)
         self.bpy.data.cameras.remove(cam_data)
         self._cam = None
 
@@ -561,14 +565,15 @@ class CyclesRenderer:
         finally:
             inp.close()
 
-        def channel(suffix):
-            hits = [n for n in channels if n.endswith(suffix)]
+        def channel(*suffixes):
+            hits = [n for n in channels if n.endswith(suffixes)]
             if not hits:
-                raise RenderBackendError(f"Cycles' image has no {suffix} channel (has {', '.join(channels)})")
+                raise RenderBackendError(f"Cycles' image has no {suffixes[0]} channel (has {', '.join(channels)})")
             return channels[hits[0]]
 
         rgba = np.stack([channel(f".Combined.{c}") for c in "RGBA"], axis=-1)
-        return rgba, channel(".Depth.Z"), channel(".Object Index.X")
+        # Pass names: Blender 5 ("Object Index"), before it "IndexOB".
+        return rgba, channel(".Depth.Z"), channel(".Object Index.X", ".IndexOB.X")
 
     def _composite(self, rgba: np.ndarray, h: int, w: int) -> np.ndarray:
         """Premultiplied linear RGBA over the scene's background, display-encoded to uint8."""

@@ -103,3 +103,38 @@ def test_colours_follow_the_raster_look_and_the_same_seed_repeats(frames):
         assert not np.array_equal(cyc.rgb, raster.rgb), "a path-traced image, not the raster one"
         if again is not None:
             assert np.array_equal(cyc.rgb, again.rgb), "same scene, view and seed: same bytes"
+
+
+def test_depth_of_field_and_motion_blur_soften_the_image():
+    """Optional effects: a wide aperture and a camera moving 2 cm during the exposure
+    blur the frame (less detail than the sharp render of the same view and seed)."""
+    from dropsynth import config
+    from dropsynth.pipeline import selected_catalog
+    from dropsynth.render import cycles_plan
+    from dropsynth.render.cycles_backend import CyclesRenderer, CyclesSettings
+    from dropsynth.scenes import builders
+    from dropsynth.scenes.physics import PhysicsWorld
+
+    cfg = config.load(None, {**CONFIG, "render": {"backend": "cycles", "cycles_motion_blur_m": 0.02},
+                             "lights": {"hdri": False}})
+    _, catalog = selected_catalog(cfg)
+    world = PhysicsWorld()
+    settled = world.settle(builders.get(cfg.scene.builder)(cfg, catalog, SEED, 0), cfg.physics)
+    world.close()
+    cam = settled.spec.cameras[0]
+    view = cycles_plan.plan_view(cfg, SEED, 0, 0, [])
+    assert np.linalg.norm(view.motion_m) > 0.002
+
+    def detail(settings):
+        r = CyclesRenderer(W, H, settings)
+        try:
+            r.set_scene(settled)
+            img = r.render(cam, view).rgb.astype(np.float64).mean(axis=2)
+        finally:
+            r.close()
+        return np.abs(np.diff(img, axis=1)).mean() + np.abs(np.diff(img, axis=0)).mean()
+
+    base = dict(samples=8, denoise=True, threads=2)
+    sharp = detail(CyclesSettings(**base))
+    assert detail(CyclesSettings(**base, dof_fstop=0.2)) < 0.9 * sharp
+    assert detail(CyclesSettings(**base, motion_blur_m=0.02)) < 0.9 * sharp
