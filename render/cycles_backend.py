@@ -184,7 +184,10 @@ class CyclesRenderer:
         sc.render.use_compositing = False  # with it, the file holds the compositor's output only
         sc.render.use_sequencer = False
         sc.render.resolution_percentage = 100
-        sc.render.use_persistent_data = True  # keeps the BVH of unchanged objects between views
+        # No persistent data: with it, Cycles kept a freed texture for a new image
+        # that Blender allocated at the same address (the next scene's table showed
+        # the last scene's texture). Rebuilding our small scenes per view costs little.
+        sc.render.use_persistent_data = False
         if s.threads > 0:
             sc.render.threads_mode = "FIXED"
             sc.render.threads = s.threads
@@ -197,7 +200,7 @@ class CyclesRenderer:
         else:
             im.file_format = "OPEN_EXR_MULTILAYER"
         im.color_depth = "32"
-        im.exr_codec = "ZIP"
+        im.exr_codec = "NONE"  # a temporary file, read back at once
         sc.render.use_motion_blur = s.motion_blur_m > 0
         if s.motion_blur_m > 0:
             sc.render.motion_blur_position = "CENTER"

@@ -146,7 +146,8 @@ class PyrenderRenderer:
         self._background = [scene.add(static_mesh(table, spec.table_material, spec.table_rgba, TABLE_ROUGHNESS))]
         for fx in spec.fixtures:
             box = trimesh.creation.box(extents=fx.size_m)
-            self._background.append(scene.add(static_mesh(box, fx.material, fx.rgba, FIXTURE_ROUGHNESS), pose=fx.world_T))
+            self._background.append(scene.add(static_mesh(box, fx.material, fx.rgba, FIXTURE_ROUGHNESS),
+                                              pose=fx.world_T))
         self._nodes = {}
         self._lights = []
         for obj in objs:
