@@ -82,8 +82,8 @@ def test_object_index_pass_equals_our_ids_except_on_silhouettes(frames):
         assert not (bad & ~silhouette(ours)).any(), "ids differ only on anti-aliased silhouette pixels"
         differ += int(bad.sum())
         object_px += int(((ours > 0) | (theirs > 0)).sum())
-    # Measured: 0 of 3,000-odd object pixels (Cycles writes its index pass from the first
-    # sample, at the pixel centre, where our raster pass samples too).
+    # Measured: 2 of 4,950 object pixels (0.04%; Cycles writes its index pass from the
+    # first sample, near the pixel centre, where our raster pass samples too).
     assert differ / object_px < 0.01, f"{differ} of {object_px} object pixels differ"
 
 
