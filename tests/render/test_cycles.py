@@ -144,3 +144,19 @@ def test_depth_of_field_and_motion_blur_soften_the_image():
     sharp = detail(CyclesSettings(**base))
     assert detail(CyclesSettings(**base, dof_fstop=0.2)) < 0.9 * sharp
     assert detail(CyclesSettings(**base, motion_blur_m=0.02)) < 0.9 * sharp
+
+
+def test_gpu_devices_fall_back_to_the_cpu_when_absent():
+    import shutil
+
+    from dropsynth.render.cycles_backend import CyclesRenderer, CyclesSettings
+
+    for want in ("auto", "cuda", "optix", "cpu"):
+        r = CyclesRenderer(16, 12, CyclesSettings(device=want, samples=1))
+        try:
+            assert r.device in ("CPU", "CUDA", "OPTIX")
+            if want == "cpu" or shutil.which("nvidia-smi") is None:
+                assert r.device == "CPU", want
+            assert (r.bpy.context.scene.cycles.device == "CPU") == (r.device == "CPU")
+        finally:
+            r.close()
