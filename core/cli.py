@@ -179,6 +179,8 @@ def _print_summary(s, cfg) -> None:
         echo(f"  {name:<{width}}  {n}")
     kept = "kept" if cfg.output.keep_empty_images else "not written"
     echo(f"empty images: {s.empty_images} ({kept})")
+    if s.renderers:  # runs with render.backend cycles
+        echo("renderers:    " + ", ".join(f"{n} {k}" for k, n in sorted(s.renderers.items())))
     echo(f"dropped:      {s.removed_objects} objects left the table, {s.unplaced_objects} found no spawn place"
          + (f", {s.scenes_not_at_rest} scenes hit the step cap" if s.scenes_not_at_rest else ""))
     st = s.stage_seconds

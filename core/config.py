@@ -214,6 +214,17 @@ class LightConfig:
     distance_m: tuple[float, float] = _f((0.8, 2.0), is_range=True, doc="distance of point/spot lights from the table centre",
                                          lo=0.05, hi=100.0)
     ambient: tuple[float, float] = _f((0.15, 0.4), is_range=True, doc="ambient light level range (0..1)", lo=0.0, hi=1.0)
+    # Image-based world light, used by the Cycles backend only (render.backend: cycles).
+    hdri: bool = _f(True, doc="Cycles: light the world with an equirectangular HDR environment drawn per view "
+                              "(false: a uniform world of the ambient level)")
+    hdri_folder: Optional[str] = _f(None, doc="Cycles: folder of .hdr/.exr equirectangular environments (e.g. "
+                                              "Poly Haven's; relative: to the config file); null: the built-in "
+                                              "set (Blender's 8 CC0 studio-light HDRIs, shipped inside bpy)")
+    hdri_strength: tuple[float, float] = _f((0.3, 1.0), is_range=True, doc="Cycles: [min, max] strength of the "
+                                            "environment light, drawn per view", lo=0.0, hi=100.0)
+    hdri_rotation_deg: tuple[float, float] = _f((0.0, 360.0), is_range=True, doc="Cycles: [min, max] rotation "
+                                                "of the environment about the world z axis, drawn per view",
+                                                lo=-720.0, hi=720.0)
 
 
 @dataclass
@@ -280,6 +291,30 @@ class RenderConfig:
     msaa: int = _f(0, doc="anti-aliasing of the RGB image: multisample count 0 (off: one pass gives RGB, ids "
                           "and depth), 2, 4 or 8 (a separate RGB pass; about 20 ms more per 640x480 view on "
                           "llvmpipe at 4); ids and depth stay exact either way", choices=(0, 2, 4, 8))
+    # Blender Cycles (the [cycles] extra): path-traced RGB; labels always come from the raster pass.
+    backend: str = _f("raster", doc="who makes the RGB: raster (the OpenGL rasterizer) or cycles (Blender Cycles "
+                                    "for a share of the views, see cycles_share); ids, depth, masks and poses "
+                                    "always come from the raster pass", choices=("raster", "cycles"))
+    cycles_share: float = _f(1.0, doc="with backend cycles: the share of views path-traced, chosen per view from "
+                                      "its own seeded stream (the others are rasterized)", lo=0.0, hi=1.0)
+    cycles_samples: int = _f(64, doc="Cycles: samples per pixel", lo=1, hi=65536)
+    cycles_denoise: bool = _f(True, doc="Cycles: OpenImageDenoise on the result")
+    cycles_bounces: int = _f(4, doc="Cycles: maximum light bounces (diffuse, glossy, transmission each capped "
+                                    "by it)", lo=0, hi=1024)
+    cycles_device: str = _f("auto", doc="Cycles: auto (OptiX, else CUDA, else CPU), cpu, cuda or optix (a GPU "
+                                        "kind that is not present falls back to the CPU)",
+                            choices=("auto", "cpu", "cuda", "optix"))
+    cycles_threads: int = _f(0, doc="Cycles: CPU threads per worker; 0: the cores divided by the workers",
+                             lo=0, hi=4096)
+    cycles_light_size_m: float = _f(0.05, doc="Cycles: radius of point and spot lights (m); sun lights get the "
+                                              "same angular size seen from 1 m; larger gives softer shadows",
+                                    lo=0.0, hi=10.0)
+    cycles_dof_fstop: Optional[float] = _f(None, doc="Cycles: depth of field with this f-number (36 mm sensor "
+                                                     "width), focused on the table centre; null: off", lo=0.1,
+                                           hi=1000.0)
+    cycles_motion_blur_m: float = _f(0.0, doc="Cycles: camera motion blur; the camera moves up to this far (m), "
+                                              "in a random direction per view, during the exposure, centred on "
+                                              "the labelled pose (0: off)", lo=0.0, hi=1.0)
 
 
 @dataclass
@@ -576,6 +611,24 @@ def _check_folders(cfg: RunConfig, source: str) -> None:
                     raise ConfigError(f"{source}: {path}: {f}: not a readable image ({e})") from None
 
 
+HDRI_SUFFIXES = (".hdr", ".exr")
+
+
+def hdri_files(folder: str) -> list[str]:
+    """The .hdr/.exr files of a folder, sorted by name (the order draws index)."""
+    return sorted(str(p) for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in HDRI_SUFFIXES)
+
+
+def _check_hdri_folder(cfg: RunConfig, source: str) -> None:
+    folder = cfg.lights.hdri_folder
+    if folder is None or not (cfg.render.backend == "cycles" and cfg.lights.hdri):
+        return
+    if not Path(folder).is_dir():
+        raise ConfigError(f"{source}: lights.hdri_folder: folder not found: {folder}")
+    if not hdri_files(folder):
+        raise ConfigError(f"{source}: lights.hdri_folder: no .hdr or .exr files in {folder}")
+
+
 def apply_preset(data: dict, source: str) -> dict:
     """The preset's keys with ``data``'s own on top (``data`` unchanged
     without a preset). Applying it again to the result changes nothing."""
@@ -614,11 +667,13 @@ def from_dict(data: dict | None, source: str = "<config>", base_dir: Path | None
 
         cfg.assets.packs = [resolve(p) for p in cfg.assets.packs]
         cfg.distractors.packs = [resolve(p) for p in cfg.distractors.packs]
-        for sec, key in ((cfg.materials, "texture_folder"), (cfg.background, "image_folder")):
+        for sec, key in ((cfg.materials, "texture_folder"), (cfg.background, "image_folder"),
+                         (cfg.lights, "hdri_folder")):
             if getattr(sec, key) is not None:
                 setattr(sec, key, resolve(getattr(sec, key)))
     if check_folders:
         _check_folders(cfg, source)
+        _check_hdri_folder(cfg, source)
     return cfg
 
 

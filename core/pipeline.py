@@ -73,6 +73,7 @@ class RunSummary:
     splits: dict = field(default_factory=dict)  # images per split, when output.splits is set
     exports: dict = field(default_factory=dict)  # format -> where it was written
     exports_pending: bool = False  # run.json written, exports not yet
+    renderers: dict = field(default_factory=dict)  # images per renderer, only when render.backend is cycles
 
     @property
     def frames_per_s(self) -> float:
@@ -88,6 +89,7 @@ class Job:
     out_dir: str
     pack_paths: tuple[str, ...]
     shard_scenes: int
+    workers: int = 1  # how many share this machine's cores (Cycles' threads per worker)
 
     @property
     def n_shards(self) -> int:
@@ -291,6 +293,7 @@ class ShardWorker:
         self.build = builders.get(cfg.scene.builder)
         self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height, msaa=cfg.render.msaa)
         self.world = PhysicsWorld()
+        self.cycles = None  # the Cycles renderer, made on the first view it renders (bpy starts Blender)
         self.grasp_trials = None
         self.grasp_libs = None
         if cfg.grasps.enabled:
@@ -316,6 +319,8 @@ class ShardWorker:
     def close(self) -> None:
         self.world.close()
         self.renderer.close()
+        if self.cycles is not None:
+            self.cycles.close()
         if self.grasp_trials is not None:
             self.grasp_trials.close()
 
@@ -354,6 +359,29 @@ class ShardWorker:
                 "grasps_count": int(np.sum(v["instance_id"] == a.instance_id)),
             }
         return files, keys
+
+    def _renderer_choice(self, s: int, v: int, settled, camera, frame, scene_state: dict):
+        """(frame, renderer name) of one view: with render.backend cycles, the
+        views chosen for Cycles get its RGB (labels stay the raster pass's);
+        the name is None when the run never uses Cycles."""
+        from dropsynth.render import cycles_plan
+
+        if not cycles_plan.uses_cycles(self.cfg):
+            return frame, None
+        if self.cycles is None:
+            from dropsynth.render.cycles_backend import CyclesRenderer, CyclesSettings
+
+            threads = cycles_plan.threads_per_worker(self.cfg, self.job.workers)
+            self.cycles = CyclesRenderer(self.cfg.camera.width, self.cfg.camera.height,
+                                         CyclesSettings.from_config(self.cfg.render, threads))
+            self._hdris = cycles_plan.hdri_set(self.cfg)
+        view = cycles_plan.plan_view(self.cfg, self.cfg.seed, s, v, self._hdris)
+        if view is None:
+            return frame, "raster"
+        if scene_state.get("cycles") != s:
+            self.cycles.set_scene(settled)
+            scene_state["cycles"] = s
+        return dataclasses.replace(frame, rgb=self.cycles.render(camera, view).rgb), "cycles"
 
     def _sensor(self, seed: int, scene: int, view: int, image_index: int, frame, images) -> tuple[np.ndarray, dict]:
         """Sensor effects (config ``sensor``), seeded per view: the RGB to
@@ -425,6 +453,7 @@ class ShardWorker:
         stats = {"frames": 0, "annotations": 0, "per_class": Counter(), "empty_images": 0, "removed_objects": 0,
                  "unplaced_objects": 0, "scenes_not_at_rest": 0}
         img_records, ann_records, written = [], [], []
+        scene_state: dict = {}
         for s in range(first, stop):
             t0 = time.perf_counter()
             spec = self.build(cfg, self.catalog, cfg.seed, s)
@@ -456,6 +485,7 @@ class ShardWorker:
 
                     frame = dataclasses.replace(frame, rgb=composite_background(frame.rgb, frame.depth_m,
                                                                                 spec.background))
+                frame, renderer_name = self._renderer_choice(s, v, settled, camera, frame, scene_state)
                 amodal = None
                 if cfg.output.amodal or cfg.output.min_visible_fraction > 0:
                     amodal = self.renderer.amodal_masks()
@@ -483,6 +513,9 @@ class ShardWorker:
                     written += [out / f for f in list(files.values()) + list(extra_files.values())]
                     img_records.append(image_record(image_index, files, camera, s, v, DEPTH_SCALE_M))
                     img_records[-1].update(extra_files)
+                    if renderer_name is not None:  # only in runs that use Cycles: other runs keep their bytes
+                        img_records[-1]["renderer"] = renderer_name
+                        stats.setdefault("renderers", Counter())[renderer_name] += 1
                     ann_records += [{**annotation_record(a, image_index + 1, self.category_ids[a.category]),
                                      **extra_keys.get(a.instance_id, {})} for a in anns]
                     stats["frames"] += 1
@@ -497,6 +530,8 @@ class ShardWorker:
                 if progress is not None:
                     progress(1, len(anns) if anns or cfg.output.keep_empty_images else 0)
         stats["per_class"] = dict(stats["per_class"])
+        if "renderers" in stats:
+            stats["renderers"] = dict(stats["renderers"])
         stats["stage_seconds"] = stage
         stats["frames_attempted"] = (stop - first) * cfg.views_per_scene
         t0 = time.perf_counter()
@@ -580,7 +615,12 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
 
         gripper_from_config(cfg.grasps, getattr(cfg, "_source", "config"))  # a bad gripper fails before any work
     job = Job(config=cfg.to_dict(), out_dir=str(out_dir), pack_paths=tuple(pack_paths),
-              shard_scenes=cfg.output.shard_scenes)
+              shard_scenes=cfg.output.shard_scenes, workers=workers)
+    from dropsynth.render import cycles_plan
+
+    if cycles_plan.uses_cycles(cfg):  # fail before any work when bpy or the environments are missing
+        cycles_plan.require_bpy()
+        cycles_plan.hdri_set(cfg)
     if resume and (out_dir / "run.json").is_file() and (out_dir / RUN_CONFIG).is_file():
         return _already_complete(out_dir, cfg, catalog)
     # Fail before touching the output folder when GL cannot work here.
@@ -684,6 +724,8 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
             for name, v in st["stage_seconds"].items():
                 stage[name] += v
         per_class.update(st["per_class"])
+        for name, n in st.get("renderers", {}).items():
+            summary.renderers[name] = summary.renderers.get(name, 0) + n
     licenses = sorted({a.license for a in catalog.all_assets})
     head = header(catalog.categories, licenses, description=f"dropsynth {cfg.scene.builder} dataset",
                   seed=cfg.seed, mask_format=cfg.output.mask_format, keypoints=cfg.output.keypoints,
@@ -744,7 +786,8 @@ def _already_complete(out_dir: Path, cfg: RunConfig, catalog) -> RunSummary:
                          stage_seconds=dict.fromkeys(STAGES, 0.0), gl_renderer=run["gl_renderer"],
                          preview=str(preview) if preview.is_file() else None, packs=run.get("packs", []),
                          pack_paths=run.get("pack_paths", []), seconds=run["timings"]["seconds"],
-                         frames_this_run=run["timings"].get("frames_this_run", 0))
+                         frames_this_run=run["timings"].get("frames_this_run", 0),
+                         renderers=c.get("renderers", {}))
     if run.get("exports_pending"):
         # Interrupted while exporting: the dataset is whole, finish the exports.
         summary.exports_pending = True
@@ -788,4 +831,6 @@ def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
                   "splits": {k: f"annotations/instances_{k}.json" for k in summary.splits},
                   "exports": {k: os.path.relpath(v, out_dir) for k, v in summary.exports.items()}},
     }
+    if summary.renderers:  # only in runs that use Cycles: other runs keep their bytes
+        data["counts"]["renderers"] = dict(sorted(summary.renderers.items()))
     write_json_atomic(out_dir / "run.json", data, indent=2)

@@ -20,6 +20,7 @@ STREAMS = {
     "assets": 6,
     "fixtures": 7,
     "distractors": 8,
+    "render": 9,  # per view: which renderer makes the RGB, and Cycles' own draws
     "grasps": 16,  # kept apart from the scene streams' range
 }
 

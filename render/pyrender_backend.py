@@ -20,6 +20,59 @@ from dropsynth.types import CameraSpec, Frame, SettledScene
 # OpenCV camera (x right, y down, z forward) -> OpenGL camera (x right, y up, z back).
 CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 MAX_INSTANCES = 65535
+TABLE_ROUGHNESS, FIXTURE_ROUGHNESS = 0.9, 0.8  # of their plain-colour materials
+
+
+def asset_mesh(obj, pyrender, cache: dict):
+    """The pyrender.Mesh of an object: its config material, its primitive's
+    colour, or its asset's mesh (converted once per asset into ``cache``).
+    Shared with the Cycles backend, so both draw the same geometry."""
+    if obj.material is not None:  # config materials: a random look for this instance
+        from dropsynth.assets.mesh import prepare, primitive_mesh
+        from dropsynth.render.materials import material_mesh
+
+        if obj.primitive is not None:
+            return material_mesh(primitive_mesh(obj.primitive), obj.material, pyrender,
+                                 smooth=obj.primitive.kind == "sphere")
+        return material_mesh(prepare(obj.asset).visual, obj.material, pyrender, smooth=True)
+    if obj.primitive is not None:
+        from dropsynth.assets.mesh import primitive_mesh
+
+        mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=obj.color_rgba, metallicFactor=0.0,
+                                                 roughnessFactor=0.7)
+        return pyrender.Mesh.from_trimesh(primitive_mesh(obj.primitive), material=mat,
+                                          smooth=obj.primitive.kind == "sphere")
+    key = obj.asset
+    if key not in cache:
+        from dropsynth.assets.mesh import prepare
+
+        visual = prepare(obj.asset).visual
+        mat = None
+        if obj.asset.color_rgba is not None:
+            mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=obj.asset.color_rgba, metallicFactor=0.0,
+                                                     roughnessFactor=0.6)
+        cache[key] = pyrender.Mesh.from_trimesh(visual, material=mat)
+    return cache[key]
+
+
+def background_mesh(box, material, rgba, roughness: float, pyrender):
+    """A table or fixture: its random material when the config asks for one, else a plain colour."""
+    from dropsynth.render.materials import material_mesh
+
+    if material is not None:
+        return material_mesh(box, material, pyrender, smooth=False)
+    mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=rgba, metallicFactor=0.0, roughnessFactor=roughness)
+    return pyrender.Mesh.from_trimesh(box, material=mat, smooth=False)
+
+
+def table_trimesh(spec):
+    """The table box (trimesh), its top surface at z = 0."""
+    import trimesh
+
+    sx, sy, sz = spec.table_size_m
+    table = trimesh.creation.box(extents=(sx, sy, sz))
+    table.apply_translation((0, 0, -sz / 2))
+    return table
 
 
 class PyrenderRenderer:
@@ -72,33 +125,7 @@ class PyrenderRenderer:
     # -- scene ----------------------------------------------------------------
 
     def _asset_mesh(self, obj):
-        pyrender = self.pyrender
-        if obj.material is not None:  # config materials: a random look for this instance
-            from dropsynth.assets.mesh import prepare, primitive_mesh
-            from dropsynth.render.materials import material_mesh
-
-            if obj.primitive is not None:
-                return material_mesh(primitive_mesh(obj.primitive), obj.material, pyrender,
-                                     smooth=obj.primitive.kind == "sphere")
-            return material_mesh(prepare(obj.asset).visual, obj.material, pyrender, smooth=True)
-        if obj.primitive is not None:
-            from dropsynth.assets.mesh import primitive_mesh
-
-            mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=obj.color_rgba, metallicFactor=0.0,
-                                                     roughnessFactor=0.7)
-            return pyrender.Mesh.from_trimesh(primitive_mesh(obj.primitive), material=mat,
-                                              smooth=obj.primitive.kind == "sphere")
-        key = obj.asset
-        if key not in self._mesh_cache:
-            from dropsynth.assets.mesh import prepare
-
-            visual = prepare(obj.asset).visual
-            mat = None
-            if obj.asset.color_rgba is not None:
-                mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=obj.asset.color_rgba, metallicFactor=0.0,
-                                                         roughnessFactor=0.6)
-            self._mesh_cache[key] = pyrender.Mesh.from_trimesh(visual, material=mat)
-        return self._mesh_cache[key]
+        return asset_mesh(obj, self.pyrender, self._mesh_cache)
 
     def set_scene(self, settled: SettledScene) -> None:
         """Build the pyrender scene of a settled scene (table, objects, lights)."""
@@ -110,24 +137,17 @@ class PyrenderRenderer:
         if objs and max(o.instance_id for o in objs) > MAX_INSTANCES:
             raise RenderBackendError(f"more than {MAX_INSTANCES} instances in one scene")
         scene = pyrender.Scene(bg_color=list(spec.background_rgb) + [1.0], ambient_light=spec.ambient_rgb)
-        sx, sy, sz = spec.table_size_m
-        table = trimesh.creation.box(extents=(sx, sy, sz))
-        table.apply_translation((0, 0, -sz / 2))
-        from dropsynth.render.materials import material_mesh
+        table = table_trimesh(spec)
 
         def static_mesh(box, material, rgba, roughness):
-            """A table or fixture: its random material when the config asks for one, else a plain colour."""
-            if material is not None:
-                return material_mesh(box, material, pyrender, smooth=False)
-            mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=rgba, metallicFactor=0.0,
-                                                     roughnessFactor=roughness)
-            return pyrender.Mesh.from_trimesh(box, material=mat, smooth=False)
+            return background_mesh(box, material, rgba, roughness, pyrender)
 
         # The table, fixtures and unannotated distractors occlude but are background (0) in the id image.
-        self._background = [scene.add(static_mesh(table, spec.table_material, spec.table_rgba, 0.9))]
+        self._background = [scene.add(static_mesh(table, spec.table_material, spec.table_rgba, TABLE_ROUGHNESS))]
         for fx in spec.fixtures:
             box = trimesh.creation.box(extents=fx.size_m)
-            self._background.append(scene.add(static_mesh(box, fx.material, fx.rgba, 0.8), pose=fx.world_T))
+            self._background.append(scene.add(static_mesh(box, fx.material, fx.rgba, FIXTURE_ROUGHNESS),
+                                              pose=fx.world_T))
         self._nodes = {}
         self._lights = []
         for obj in objs:

@@ -11,6 +11,7 @@ milliseconds per frame for each stage.
                                       [--vs-peer [--rounds 3] [--cores N]] [--json FILE]
     .venv/bin/python scripts/bench.py --first-frame [--rounds 3]
     .venv/bin/python scripts/bench.py --workers 1,2 [--frames 1000]
+    .venv/bin/python scripts/bench.py --renderer cycles [--sizes 320x240,640x480] [--samples 16,64]
 
 --vs-peer also runs ../shared/bench/peer_pybullet.py (the same job written by
 hand with PyBullet's own renderer) in alternating rounds, twice per round:
@@ -236,10 +237,25 @@ def main() -> None:
     ap.add_argument("--json", help="also write the figures to this JSON file")
     ap.add_argument("--workers", help="comma-separated worker counts: run the CLI with each (e.g. 1,2)")
     ap.add_argument("--frames", type=int, default=1000, help="frames per run with --workers")
+    ap.add_argument("--renderer", choices=("raster", "cycles"), default="raster",
+                    help="cycles: seconds per Cycles frame and a mixed run (scripts/bench_cycles.py)")
+    ap.add_argument("--sizes", default="320x240,640x480", help="with --renderer cycles")
+    ap.add_argument("--samples", default="16,64", help="with --renderer cycles: samples per pixel")
+    ap.add_argument("--mixed-frames", type=int, default=40, help="with --renderer cycles: frames of the mixed run")
     a = ap.parse_args()
     from dropsynth.pipeline import default_workers
 
     cores = a.cores or default_workers()
+
+    if a.renderer == "cycles":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_cycles
+
+        a.views = 3 if a.views == 5 else a.views  # per size and setting; path tracing is slow
+        res = bench_cycles.main(a)
+        if a.json:
+            Path(a.json).write_text(json.dumps(res, indent=2) + "\n")
+        return
 
     if a.workers:
         rows = []

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install dropsynth into ./.venv, with the system OpenGL libraries it needs
 # (EGL + Mesa's llvmpipe for headless rendering) when they are missing.
-# Usage: bash scripts/setup.sh [--test] [--utility]
-#   --test adds the test dependencies, --utility the utility benchmark's (torch, ultralytics)
+# Usage: bash scripts/setup.sh [--test] [--utility] [--cycles]
+#   --test adds the test dependencies, --utility the utility benchmark's (torch, ultralytics),
+#   --cycles Blender Cycles (bpy: Python 3.11 only; it pins numpy < 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,12 +53,16 @@ for arg in "$@"; do
     --test) extras+=(test) ;;
     --utility) extras+=(utility) ;;
     --consumers) extras+=(consumers) ;;
-    *) echo "setup: unknown option $arg (use --test, --utility, --consumers)" >&2; exit 2 ;;
+    --cycles) extras+=(cycles) ;;
+    *) echo "setup: unknown option $arg (use --test, --utility, --consumers, --cycles)" >&2; exit 2 ;;
   esac
 done
 if [[ " ${extras[*]} " == *" utility "* ]] && ! .venv/bin/python -c "import torch, torchvision" >/dev/null 2>&1; then
   # A matching torch/torchvision pair; on x86_64 with Python 3.11 pip takes both from this machine's wheel cache.
   quiet .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+fi
+if [[ " ${extras[*]} " == *" cycles "* ]] && ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  echo "setup: --cycles needs Python 3.11 (bpy 5.0 is built for it only); run with PYTHON=python3.11" >&2; exit 2
 fi
 spec="."
 [ ${#extras[@]} -gt 0 ] && spec=".[$(IFS=,; echo "${extras[*]}")]"
