@@ -213,7 +213,8 @@ class ShardWorker:
         self.catalog = for_run(cfg, job.pack_paths)
         self.category_ids = self.catalog.category_ids()
         self.build = builders.get(cfg.scene.builder)
-        self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height, msaa=cfg.render.msaa)
+        self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height, msaa=cfg.render.msaa,
+                                         render_cfg=cfg.render)
         self.world = PhysicsWorld()
         self.grasp_trials = None
         self.grasp_libs = None
@@ -278,6 +279,19 @@ class ShardWorker:
                 "grasps_count": int(np.sum(v["instance_id"] == a.instance_id)),
             }
         return files, keys
+
+    def _lens(self, scene: int, view: int):
+        """The view's camera effects (render.realism), None at the fast level."""
+        if not self.renderer.effects:
+            return None
+        from dropsynth.render.realism import view_lens
+
+        return view_lens(self.cfg.render, self.cfg.seed, scene, view)
+
+    def _post(self, frame, camera, lens) -> np.ndarray:
+        from dropsynth.render import post
+
+        return post.apply(frame.rgb, frame.depth_m, camera.K, lens, self.cfg.render.ao_radius_m)
 
     def _sensor(self, seed: int, scene: int, view: int, image_index: int, frame, images) -> tuple[np.ndarray, dict]:
         """Sensor effects (config ``sensor``), seeded per view: the RGB to
@@ -355,7 +369,7 @@ class ShardWorker:
             t1 = time.perf_counter()
             settled = self.world.settle(spec, cfg.physics)
             t2 = time.perf_counter()
-            self.renderer.set_scene(settled)
+            self.renderer.set_scene(settled, seed=cfg.seed)
             stage["build"] += t1 - t0
             stage["physics"] += t2 - t1
             stage["render"] += time.perf_counter() - t2
@@ -374,12 +388,15 @@ class ShardWorker:
             for v, camera in enumerate(spec.cameras):
                 image_index = s * cfg.views_per_scene + v
                 t0 = time.perf_counter()
-                frame = self.renderer.render(camera)
+                lens = self._lens(s, v)
+                frame = self.renderer.render(camera, lens)
                 if spec.background is not None:  # config background: composited where nothing is drawn
                     from dropsynth.textures import composite_background
 
                     frame = dataclasses.replace(frame, rgb=composite_background(frame.rgb, frame.depth_m,
                                                                                 spec.background))
+                if lens is not None:  # render.quality / realism: camera effects, RGB only
+                    frame = dataclasses.replace(frame, rgb=self._post(frame, camera, lens))
                 amodal = None
                 if cfg.output.amodal or cfg.output.min_visible_fraction > 0:
                     amodal = self.renderer.amodal_masks()

@@ -20,6 +20,11 @@ STREAMS = {
     "assets": 6,
     "fixtures": 7,
     "distractors": 8,
+    "surfaces": 9,  # render realism (issue 14): procedural surfaces per scene
+    "looks": 10,  # per-object material variation, per scene
+    "lens": 11,  # camera effects per view (exposure, white balance, lens, shake)
+    "shadows": 12,  # shadow softness per scene
+    "resettle": 13,  # physics: redrawn spawn poses of a scene that cannot come to rest
     "grasps": 16,  # kept apart from the scene streams' range
 }
 

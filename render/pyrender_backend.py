@@ -30,7 +30,9 @@ class PyrenderRenderer:
     for each camera.
     """
 
-    def __init__(self, width: int, height: int, msaa: int = 0):
+    def __init__(self, width: int, height: int, msaa: int = 0, render_cfg=None):
+        """render_cfg: the run's RenderConfig, for the realism effects
+        (``render.realism``); None: the fast level."""
         ensure_gl()
         import pyrender
 
@@ -44,7 +46,12 @@ class PyrenderRenderer:
                                      f"on a machine without a GPU install Mesa: sudo {APT_HINT}") from None
         from dropsynth.render.frame_pass import FramePass
 
-        self._pass = FramePass(self._r._renderer, msaa)
+        from dropsynth.render import realism
+
+        self._rcfg = render_cfg
+        self.effects = realism.effects(render_cfg) if render_cfg is not None else frozenset()
+        self._pass = FramePass(self._r._renderer, msaa, self.effects,
+                               render_cfg.shadow_map_px if render_cfg is not None else 1024)
         self.size = (width, height)
         self._mesh_cache: dict = {}
         self._scene = None
@@ -100,9 +107,12 @@ class PyrenderRenderer:
             self._mesh_cache[key] = pyrender.Mesh.from_trimesh(visual, material=mat)
         return self._mesh_cache[key]
 
-    def set_scene(self, settled: SettledScene) -> None:
-        """Build the pyrender scene of a settled scene (table, objects, lights)."""
+    def set_scene(self, settled: SettledScene, seed: int = 0) -> None:
+        """Build the pyrender scene of a settled scene (table, objects, lights).
+        seed: the run's seed, for the realism effects' per-scene draws."""
         import trimesh
+
+        from dropsynth.render import realism
 
         pyrender = self.pyrender
         spec = settled.spec
@@ -115,23 +125,39 @@ class PyrenderRenderer:
         table.apply_translation((0, 0, -sz / 2))
         from dropsynth.render.materials import material_mesh
 
-        def static_mesh(box, material, rgba, roughness):
-            """A table or fixture: its random material when the config asks for one, else a plain colour."""
+        surfaces = None
+        if "surfaces" in self.effects:
+            surfaces = realism.scene_surfaces(self._rcfg, seed, spec.scene_index)
+
+        def static_mesh(box, material, rgba, roughness, surface=None):
+            """A table or fixture: its random material when the config asks for one, else a
+            procedural surface (render.surfaces), else a plain colour."""
             if material is not None:
                 return material_mesh(box, material, pyrender, smooth=False)
+            if surface is not None:
+                from dropsynth.render.surfaces import surface_mesh
+
+                return surface_mesh(box, surface, pyrender)
             mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=rgba, metallicFactor=0.0,
                                                      roughnessFactor=roughness)
             return pyrender.Mesh.from_trimesh(box, material=mat, smooth=False)
 
         # The table, fixtures and unannotated distractors occlude but are background (0) in the id image.
-        self._background = [scene.add(static_mesh(table, spec.table_material, spec.table_rgba, 0.9))]
+        self._background = [scene.add(static_mesh(table, spec.table_material, spec.table_rgba, 0.9,
+                                                  surfaces[0] if surfaces else None))]
         for fx in spec.fixtures:
             box = trimesh.creation.box(extents=fx.size_m)
-            self._background.append(scene.add(static_mesh(box, fx.material, fx.rgba, 0.8), pose=fx.world_T))
+            self._background.append(scene.add(static_mesh(box, fx.material, fx.rgba, 0.8,
+                                                          surfaces[1] if surfaces else None), pose=fx.world_T))
         self._nodes = {}
         self._lights = []
+        looks = realism.object_looks(self._rcfg, seed, spec.scene_index, [o.instance_id for o in objs]) \
+            if "object_variation" in self.effects else {}
+        self._pass.looks = {}
         for obj in objs:
             node = scene.add(self._asset_mesh(obj), pose=settled.poses[obj.instance_id])
+            if obj.instance_id in looks:
+                self._pass.looks[node] = looks[obj.instance_id]
             if obj.annotate:
                 self._nodes[obj.instance_id] = node
             else:
@@ -148,9 +174,14 @@ class PyrenderRenderer:
         self._r._platform.make_current()
         # Meshes of file assets stay in the GL context between scenes.
         self._pass.update_context(scene, keep=set(self._mesh_cache.values()))
+        if "shadows" in self.effects:  # the table only receives; everything else casts
+            self._pass.update_shadows(scene, self._lights, self._background[1:] + list(self._nodes.values()),
+                                      realism.shadow_softness(self._rcfg, seed, spec.scene_index),
+                                      table_node=self._background[0], table_rect=(-sx / 2, -sy / 2, sx, sy))
 
-    def render(self, camera: CameraSpec) -> Frame:
-        """Render the current scene from ``camera``."""
+    def render(self, camera: CameraSpec, lens=None) -> Frame:
+        """Render the current scene from ``camera``; ``lens``: the view's
+        ``realism.Lens`` (its exposure is applied in the shader)."""
         pyrender = self.pyrender
         if self._scene is None:
             raise RuntimeError("set_scene() first")
@@ -172,6 +203,7 @@ class PyrenderRenderer:
         self._r._platform.make_current()
         r = self._r._renderer
         r.viewport_width, r.viewport_height = self.size
+        self._pass.exposure = lens.exposure if lens is not None else 1.0
         rgb, depth, ids = self._pass.render(self._scene, self._ids, near_first + self._background, self._lights)
         self._last_ids = ids
         return Frame(rgb=rgb, depth_m=depth, instance_ids=ids)
