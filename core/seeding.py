@@ -20,11 +20,12 @@ STREAMS = {
     "assets": 6,
     "fixtures": 7,
     "distractors": 8,
-    "surfaces": 9,  # render realism (issue 14): procedural surfaces per scene
-    "looks": 10,  # per-object material variation, per scene
-    "lens": 11,  # camera effects per view (exposure, white balance, lens, shake)
-    "shadows": 12,  # shadow softness per scene
-    "resettle": 13,  # physics: redrawn spawn poses of a scene that cannot come to rest
+    # 20-24: render realism and resettling (issue 14), apart from the others' range
+    "surfaces": 20,  # procedural surfaces per scene
+    "looks": 21,  # per-object material variation, per scene
+    "lens": 22,  # camera effects per view (exposure, white balance, lens, shake)
+    "shadows": 23,  # shadow softness per scene
+    "resettle": 24,  # physics: redrawn spawn poses of a scene that cannot come to rest
     "grasps": 16,  # kept apart from the scene streams' range
 }
 
