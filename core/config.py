@@ -158,6 +158,13 @@ class PhysicsConfig:
                                  "on a 2 m floor; 0.005 settles 8 of 8 clutter scenes, in 28% fewer steps on "
                                  "the table)", lo=0.0, hi=1.0)
     spinning_friction: float = _f(0.002, doc="spinning friction of every object", lo=0.0, hi=1.0)
+    calm_steps: int = _f(720, doc="a scene still moving at max_steps gets this many more steps under the calming "
+                                  "rule: no rolling friction on bodies that are not round (it makes resting boxes "
+                                  "and meshes jitter), velocities damped, and a body at rest when no point of it "
+                                  "moves faster than lin_vel_tol_m_s (0: off)", lo=0, hi=1000000)
+    redraws: int = _f(2, doc="a scene that the calming rule cannot bring to rest is dropped again with new spawn "
+                             "orientations from its own resettle stream, up to this many times (0: off)", lo=0,
+                      hi=100)
 
 
 @dataclass

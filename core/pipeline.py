@@ -57,6 +57,8 @@ class RunSummary:
     removed_objects: int = 0  # left the table during settling
     unplaced_objects: int = 0  # no collision-free spawn position found
     scenes_not_at_rest: int = 0
+    scenes_calmed: int = 0  # hit physics.max_steps, then at rest under the calming rule
+    scenes_redrawn: int = 0  # ... or after new spawn orientations from their resettle stream
     seconds: float = 0.0
     frames_this_run: int = 0  # frames made by this invocation (less than frames after --resume)
     shards_resumed: int = 0
@@ -361,13 +363,13 @@ class ShardWorker:
         images = ImageWriter(out, cfg.output.png_compress_level)
         stage = dict.fromkeys(STAGES, 0.0)
         stats = {"frames": 0, "annotations": 0, "per_class": Counter(), "empty_images": 0, "removed_objects": 0,
-                 "unplaced_objects": 0, "scenes_not_at_rest": 0}
+                 "unplaced_objects": 0, "scenes_not_at_rest": 0, "scenes_calmed": 0, "scenes_redrawn": 0}
         img_records, ann_records, written = [], [], []
         for s in range(first, stop):
             t0 = time.perf_counter()
             spec = self.build(cfg, self.catalog, cfg.seed, s)
             t1 = time.perf_counter()
-            settled = self.world.settle(spec, cfg.physics)
+            settled = self.world.settle(spec, cfg.physics, seed=cfg.seed)
             t2 = time.perf_counter()
             self.renderer.set_scene(settled, seed=cfg.seed)
             stage["build"] += t1 - t0
@@ -385,6 +387,8 @@ class ShardWorker:
             stats["removed_objects"] += len(settled.removed)
             stats["unplaced_objects"] += spec.unplaced
             stats["scenes_not_at_rest"] += 0 if settled.at_rest else 1
+            stats["scenes_calmed"] += settled.settled_by == "calmed"
+            stats["scenes_redrawn"] += settled.settled_by == "redrawn"
             for v, camera in enumerate(spec.cameras):
                 image_index = s * cfg.views_per_scene + v
                 t0 = time.perf_counter()
@@ -585,8 +589,8 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
     for k, p in enumerate(parts):
         st = read_part(p)["stats"]
         for key in ("frames", "annotations", "empty_images", "removed_objects", "unplaced_objects",
-                    "scenes_not_at_rest"):
-            setattr(summary, key, getattr(summary, key) + st[key])
+                    "scenes_not_at_rest", "scenes_calmed", "scenes_redrawn"):
+            setattr(summary, key, getattr(summary, key) + st.get(key, 0))
         if k not in set(done):
             summary.frames_this_run += st["frames"]
             for name, v in st["stage_seconds"].items():
@@ -647,7 +651,8 @@ def _already_complete(out_dir: Path, cfg: RunConfig, catalog) -> RunSummary:
     summary = RunSummary(out_dir=str(out_dir), frames=c["frames"], annotations=c["annotations"],
                          per_class=c["per_class"], empty_images=c["empty_images"],
                          removed_objects=c["removed_objects"], unplaced_objects=c["unplaced_objects"],
-                         scenes_not_at_rest=c["scenes_not_at_rest"], shards_resumed=-1,
+                         scenes_not_at_rest=c["scenes_not_at_rest"], scenes_calmed=c.get("scenes_calmed", 0),
+                         scenes_redrawn=c.get("scenes_redrawn", 0), shards_resumed=-1,
                          stage_seconds=dict.fromkeys(STAGES, 0.0), gl_renderer=run["gl_renderer"],
                          preview=str(preview) if preview.is_file() else None, packs=run.get("packs", []),
                          pack_paths=run.get("pack_paths", []), seconds=run["timings"]["seconds"],
@@ -689,6 +694,7 @@ def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
             "frames": summary.frames, "annotations": summary.annotations, "per_class": summary.per_class,
             "empty_images": summary.empty_images, "removed_objects": summary.removed_objects,
             "unplaced_objects": summary.unplaced_objects, "scenes_not_at_rest": summary.scenes_not_at_rest,
+            "scenes_calmed": summary.scenes_calmed, "scenes_redrawn": summary.scenes_redrawn,
         },
         "timings": {"seconds": round(summary.seconds, 3), "frames_this_run": summary.frames_this_run,
                     "frames_per_s": round(summary.frames_per_s, 3), "stage_seconds": summary.stage_seconds},
