@@ -293,7 +293,7 @@ class ShardWorker:
     def _post(self, frame, camera, lens) -> np.ndarray:
         from dropsynth.render import post
 
-        return post.apply(frame.rgb, frame.depth_m, camera.K, lens, self.cfg.render.ao_radius_m)
+        return post.apply(frame.rgb, frame.depth_m, camera.K, lens)
 
     def _sensor(self, seed: int, scene: int, view: int, image_index: int, frame, images) -> tuple[np.ndarray, dict]:
         """Sensor effects (config ``sensor``), seeded per view: the RGB to
@@ -394,7 +394,8 @@ class ShardWorker:
                 t0 = time.perf_counter()
                 lens = self._lens(s, v)
                 frame = self.renderer.render(camera, lens)
-                if spec.background is not None:  # config background: composited where nothing is drawn
+                if spec.background is not None and not self.renderer.draws_background:  # composited where
+                    # nothing is drawn (the renderer draws it itself under the camera's white balance)
                     from dropsynth.textures import composite_background
 
                     frame = dataclasses.replace(frame, rgb=composite_background(frame.rgb, frame.depth_m,

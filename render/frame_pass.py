@@ -46,15 +46,15 @@ class _Program:
 
         def src(name):
             first, rest = (SHADER_DIR / name).read_text().split("\n", 1)  # '#version' stays first
-            inc = "//#include shadow_lookup.glsl"
-            if inc in rest:
-                rest = rest.replace(inc, (SHADER_DIR / "shadow_lookup.glsl").read_text())
+            for inc in ("shadow_lookup.glsl", "camera.glsl"):
+                if f"//#include {inc}" in rest:
+                    rest = rest.replace(f"//#include {inc}", (SHADER_DIR / inc).read_text())
             return f"{first}\n{head}{rest}"
 
         vao = GL.glGenVertexArrays(1)  # core profile: a VAO must be bound to link
         GL.glBindVertexArray(vao)
         try:
-            if "SHADOWS" in defines:
+            if "SHADOWS" in defines or "HAS_BG_TEX" in defines:
                 # PyOpenGL's compileProgram validates at link time, when every sampler still
                 # points at unit 0 (a 2-D and an array-shadow sampler on one unit fail): link here.
                 self.id = _link(shaders.compileShader(src(vert), GL.GL_VERTEX_SHADER),
@@ -174,12 +174,19 @@ class FramePass:
         # whose programs are compiled from exactly the sources they always were.
         self.realism = frozenset(realism)
         self._shadows = None
-        if "shadows" in self.realism:
+        if self.realism & {"shadows", "ao"}:  # ambient occlusion is baked with the shadows' machinery
             from dropsynth.render.shadows import ShadowMaps
 
             self._shadows = ShadowMaps(shadow_map_px)
+        self.ao_strength = 0.0
         self.exposure = 1.0
         self.looks: dict = {}  # mesh node -> realism.Look
+        # White balance and vignetting in the shaders, the background drawn here under them too.
+        self.camera_gain = bool(self.realism & {"white_balance", "vignette"})
+        self.wb_gains = np.ones(3, np.float32)
+        self.vignette = np.zeros(4, np.float32)  # strength, cx, cy, 1 / r^2 of the farthest corner
+        self.background = None  # (H, W, 3) uint8 image drawn where nothing is, or None: the clear colour
+        self._bg_tex = None  # (texture, the array it holds)
         self._programs: dict = {}
         self._fb = None  # (width, height, fbo, renderbuffers, fbo_ms, renderbuffers_ms)
         self._meshes: set = set()  # meshes whose buffers are in the context
@@ -210,6 +217,8 @@ class FramePass:
                     defines["SHADOW_BAKED"] = 1
             if "tonemap" in self.realism:
                 defines["TONEMAP"] = 1
+            if self.camera_gain:
+                defines["CAMERA"] = 1
             if look:
                 defines["VARIATION"] = 1
         frag = "shadow.frag" if depth_only else "ids.frag" if ids_only else "frame.frag"
@@ -331,6 +340,8 @@ class FramePass:
             GL.glClearBufferfv(GL.GL_COLOR, 0, bg)
             GL.glClearBufferfv(GL.GL_DEPTH, 0, np.ones(1, np.float32))
             self._draw(scene, node_ids, draw_order, frame, ids_only=False)
+            if self.camera_gain:
+                self._draw_background(scene, height)
             GL.glDisable(GL.GL_MULTISAMPLE)
             GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, fb_ms)
             GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, fb)
@@ -346,6 +357,8 @@ class FramePass:
         GL.glClearBufferfv(GL.GL_COLOR, 2, np.zeros(4, np.float32))
         GL.glClearBufferfv(GL.GL_DEPTH, 0, np.ones(1, np.float32))
         self._draw(scene, node_ids, draw_order, frame, ids_only=bool(self.msaa))
+        if self.camera_gain and not self.msaa:
+            self._draw_background(scene, height)
         rgb = self._read(c0, GL.GL_RGB, GL.GL_UNSIGNED_BYTE, np.uint8, 3)
         ids = self._read(c1, GL.GL_RED_INTEGER, GL.GL_UNSIGNED_SHORT, np.uint16)
         depth = self._read(c2, GL.GL_RED, GL.GL_FLOAT, np.float32)
@@ -360,16 +373,17 @@ class FramePass:
         if self._shadows is None:
             return
         self._shadows.update(self, scene, light_nodes, _lights(scene, light_nodes), casters, radius_texels,
-                             MAX_LIGHTS)
+                             MAX_LIGHTS, shadows="shadows" in self.realism, ao="ao" in self.realism)
         self._baked_node = None
-        if table_node is not None and self._shadows.layers:
+        if table_node is not None and (self._shadows.layers or self._shadows.ao):
             self._shadows.bake(self, table_rect)
             self._baked_node = table_node
 
     def bake_program(self) -> _Program:
         from dropsynth.render.shadows import BAKE_TAPS, MAX_SHADOWS
 
-        defines = {"MAX_SHADOWS": MAX_SHADOWS, "MAX_LIGHTS": MAX_LIGHTS, "SHADOW_TAPS": BAKE_TAPS}
+        defines = {"MAX_SHADOWS": MAX_SHADOWS, "MAX_LIGHTS": MAX_LIGHTS, "SHADOW_TAPS": BAKE_TAPS,
+                   "TOP_LAYER": MAX_SHADOWS}
         key = ("bake.frag", tuple(sorted(defines.items())))
         prog = self._programs.get(key)
         if prog is None:
@@ -522,3 +536,57 @@ class FramePass:
             GL.glUniform1f(prog.loc("exposure"), float(self.exposure))
         if self._shadows is not None and self._shadows.light_layer is not None:
             self._shadows.set_uniforms(prog, SHADOW_UNIT)
+            GL.glUniform1f(prog.loc("ao_strength"), float(self.ao_strength))
+        if self.camera_gain:
+            self._camera_uniforms(prog)
+
+    def _camera_uniforms(self, prog) -> None:
+        from OpenGL import GL
+
+        GL.glUniform3fv(prog.loc("wb_gains"), 1, self.wb_gains)
+        GL.glUniform4fv(prog.loc("vignette"), 1, self.vignette)
+        GL.glUniform1f(prog.loc("image_height"), float(self._fb[1]))
+
+    def _draw_background(self, scene, height: int) -> None:
+        """The background under the camera gain, where the depth buffer is still clear
+        (colour attachment only: ids and depth keep their 0)."""
+        from OpenGL import GL
+
+        image = self.background
+        defines = {"HAS_BG_TEX": 1} if image is not None else {}
+        key = ("bg.frag", tuple(sorted(defines.items())))
+        prog = self._programs.get(key)
+        if prog is None:
+            prog = self._programs[key] = _Program("bg.vert", "bg.frag", defines)
+        GL.glUseProgram(prog.id)
+        self._camera_uniforms(prog)
+        GL.glUniform3fv(prog.loc("bg_color"), 1, np.asarray(scene.bg_color[:3], np.float32))
+        if image is not None:
+            if self._bg_tex is None or self._bg_tex[1] is not image:
+                if self._bg_tex is not None:
+                    GL.glDeleteTextures([self._bg_tex[0]])
+                tex = GL.glGenTextures(1)
+                GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+                GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+                GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB8, image.shape[1], image.shape[0], 0, GL.GL_RGB,
+                                GL.GL_UNSIGNED_BYTE, np.ascontiguousarray(image))
+                GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_NEAREST)
+                GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_NEAREST)
+                self._bg_tex = (tex, image)
+            GL.glActiveTexture(GL.GL_TEXTURE0)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, self._bg_tex[0])
+            GL.glUniform1i(prog.loc("bg_texture"), 0)
+        GL.glDrawBuffers(3, [GL.GL_COLOR_ATTACHMENT0, GL.GL_NONE, GL.GL_NONE]) if not self.msaa else \
+            GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+        GL.glDepthFunc(GL.GL_LEQUAL)
+        GL.glDepthMask(GL.GL_FALSE)
+        GL.glDisable(GL.GL_CULL_FACE)
+        vao = GL.glGenVertexArrays(1)
+        GL.glBindVertexArray(vao)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        GL.glBindVertexArray(0)
+        GL.glDeleteVertexArrays(1, [vao])
+        GL.glUseProgram(0)
+        GL.glDepthMask(GL.GL_TRUE)
+        GL.glDepthFunc(GL.GL_LESS)
+        prog.frame = None

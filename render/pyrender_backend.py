@@ -50,11 +50,19 @@ class PyrenderRenderer:
 
         self._rcfg = render_cfg
         self.effects = realism.effects(render_cfg) if render_cfg is not None else frozenset()
+        self._shadows_cfg_radius = render_cfg.ao_radius_m if self.effects & {"shadows", "ao"} else None
+        self._scene_background = None
         self._pass = FramePass(self._r._renderer, msaa, self.effects,
                                render_cfg.shadow_map_px if render_cfg is not None else 1024)
         self.size = (width, height)
         self._mesh_cache: dict = {}
         self._scene = None
+
+    @property
+    def draws_background(self) -> bool:
+        """True when the renderer draws the scene's background itself (under the
+        camera's white balance and vignetting): the caller must not composite it."""
+        return self._pass.camera_gain
 
     @property
     def gl_renderer(self) -> str:
@@ -171,10 +179,13 @@ class PyrenderRenderer:
         self._ids.update(dict.fromkeys(self._background, 0))
         self._cam_node = None
         self._scene = scene
+        self._scene_background = spec.background
+        if self._shadows_cfg_radius is not None:
+            self._pass._shadows.ao_radius = self._shadows_cfg_radius
         self._r._platform.make_current()
         # Meshes of file assets stay in the GL context between scenes.
         self._pass.update_context(scene, keep=set(self._mesh_cache.values()))
-        if "shadows" in self.effects:  # the table only receives; everything else casts
+        if self.effects & {"shadows", "ao"}:  # the table only receives; everything else casts
             self._pass.update_shadows(scene, self._lights, self._background[1:] + list(self._nodes.values()),
                                       realism.shadow_softness(self._rcfg, seed, spec.scene_index),
                                       table_node=self._background[0], table_rect=(-sx / 2, -sy / 2, sx, sy))
@@ -204,6 +215,18 @@ class PyrenderRenderer:
         r = self._r._renderer
         r.viewport_width, r.viewport_height = self.size
         self._pass.exposure = lens.exposure if lens is not None else 1.0
+        if lens is not None:
+            self._pass.ao_strength = lens.ao_strength
+            self._pass.wb_gains = np.asarray(lens.wb_gains, np.float32)
+            cx, cy = K[0, 2], K[1, 2]
+            r2 = max((x - cx) ** 2 + (y - cy) ** 2 for x in (0, camera.width) for y in (0, camera.height))
+            self._pass.vignette = np.array([lens.vignette, cx, cy, 1.0 / r2], np.float32)
+        if self.draws_background and self._scene_background is not None:
+            from dropsynth.textures import _background
+
+            self._pass.background = _background(self._scene_background, camera.height, camera.width)
+        else:
+            self._pass.background = None
         rgb, depth, ids = self._pass.render(self._scene, self._ids, near_first + self._background, self._lights)
         self._last_ids = ids
         return Frame(rgb=rgb, depth_m=depth, instance_ids=ids)

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_SHADOWS = 4
+MAX_SHADOWS = 3  # lights with a shadow map; the lightmap's alpha holds the table's ambient occlusion
+TOP_LAYER = MAX_SHADOWS  # the casters seen from straight above (heights, for the ambient occlusion)
 # Bilinear depth-compare taps per lookup: 4 (PCF over ``radius`` texels) where the table top is
 # baked, once per scene; 1 (a 2x2 bilinear compare) on objects and walls, per pixel and view:
 # 4 taps there cost 17 ms per 640x480 view on one llvmpipe thread, 1 tap no measurable time.
@@ -119,6 +120,9 @@ class ShadowMaps:
         self.offset = np.zeros(MAX_SHADOWS, np.float32)
         self.light_layer = None  # (MAX_LIGHTS,) int32
         self.radius = 1.5
+        self.ao = False
+        self.ao_radius = 0.04
+        self.top_vp = np.eye(4, dtype=np.float32)
 
     def _ensure(self) -> None:
         from OpenGL import GL
@@ -127,7 +131,7 @@ class ShadowMaps:
             return
         self.tex = GL.glGenTextures(1)
         GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, self.tex)
-        GL.glTexImage3D(GL.GL_TEXTURE_2D_ARRAY, 0, GL.GL_DEPTH_COMPONENT24, self.size, self.size, MAX_SHADOWS, 0,
+        GL.glTexImage3D(GL.GL_TEXTURE_2D_ARRAY, 0, GL.GL_DEPTH_COMPONENT24, self.size, self.size, MAX_SHADOWS + 1, 0,
                         GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT, None)
         for k, v in ((GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR), (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
                      (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE), (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
@@ -149,8 +153,9 @@ class ShadowMaps:
         self.tex = self.fbo = self.lightmap = None
 
     def update(self, frame_pass, scene, light_nodes, lights_uniforms, casters, radius_texels: float,
-               max_lights: int) -> None:
-        """Render the casters' depth from every light (the first MAX_SHADOWS)."""
+               max_lights: int, shadows: bool = True, ao: bool = False) -> None:
+        """Render the casters' depth from every light (the first MAX_SHADOWS;
+        none unless ``shadows``) and, with ``ao``, from straight above."""
         from OpenGL import GL
 
         self._ensure()
@@ -159,6 +164,7 @@ class ShadowMaps:
         self.light_layer = np.full(max_lights, -1, np.int32)
         self.radius = float(radius_texels)
         self.layers = 0
+        self.ao = False
         if rad <= 0:
             return
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
@@ -169,7 +175,15 @@ class ShadowMaps:
         GL.glDisable(GL.GL_BLEND)
         GL.glEnable(GL.GL_POLYGON_OFFSET_FILL)
         GL.glPolygonOffset(2.0, 4.0)  # slope-scaled bias against acne
-        for i in range(min(n_lights, MAX_SHADOWS)):
+        if ao:
+            self.top_vp = light_matrices(False, (0.0, 0.0, 1.0), centre, rad, self.size)[0]
+            GL.glFramebufferTextureLayer(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, self.tex, 0, TOP_LAYER)
+            GL.glDrawBuffers(1, [GL.GL_NONE])
+            GL.glReadBuffer(GL.GL_NONE)
+            GL.glClearBufferfv(GL.GL_DEPTH, 0, np.ones(1, np.float32))
+            frame_pass.draw_depth(scene, casters, self.top_vp)
+            self.ao = True
+        for i in range(min(n_lights, MAX_SHADOWS) if shadows else 0):
             vp, off = light_matrices(lpos[i, 3] > 0.5, lpos[i, :3], centre, rad, self.size)
             layer = self.layers
             GL.glFramebufferTextureLayer(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, self.tex, 0, layer)
@@ -186,7 +200,11 @@ class ShadowMaps:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
 
     def bake(self, frame_pass, rect) -> None:
-        """The table top's lit fractions (one channel per layer) into the lightmap."""
+        """The table top's lit fractions (one channel per layer) and its ambient
+        occlusion (alpha) into the lightmap. Ambient occlusion: 12 points on a
+        disk of ``ao_radius`` around each texel (golden-angle spiral); a point
+        occludes when a caster stands there higher than half its distance (an
+        occluder rising above 27 degrees), read off the top-down depth map."""
         from OpenGL import GL
 
         x0, y0, w, h = (float(v) for v in rect)
@@ -219,6 +237,10 @@ class ShadowMaps:
         self.set_uniforms(prog, 0, with_lightmap=False)
         GL.glUniform4f(prog.loc("rect"), x0, y0, w, h)
         GL.glUniform1i(prog.loc("n_layers"), self.layers)
+        GL.glUniform1i(prog.loc("with_ao"), int(self.ao))
+        if self.ao:
+            GL.glUniformMatrix4fv(prog.loc("top_vp"), 1, GL.GL_TRUE, self.top_vp)
+            GL.glUniform1f(prog.loc("ao_radius"), self.ao_radius)
         GL.glUniform3fv(prog.loc("light_dir"), MAX_SHADOWS, self.light_dirs)
         vao = GL.glGenVertexArrays(1)
         GL.glBindVertexArray(vao)

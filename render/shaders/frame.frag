@@ -40,9 +40,13 @@ uniform uint object_id;
 #ifdef SHADOWS
 uniform sampler2D lightmap;  // SHADOW_BAKED: per scene, over the table top: lit fraction of the lights in layers 0-3
 uniform vec4 lightmap_rect;  // x0, y0, 1 / width, 1 / height (m)
+uniform float ao_strength;  // of the ambient occlusion in the lightmap's alpha
 #endif
 #ifdef TONEMAP
 uniform float exposure;
+#endif
+#ifdef CAMERA
+//#include camera.glsl
 #endif
 #ifdef VARIATION
 uniform vec4 look;  // hue rotation (rad), saturation scale, value scale, roughness added
@@ -210,7 +214,14 @@ void main()
 #endif
         color += compute_brdf(n, v, l, roughness, f0, c_diff, radiance);
     }
+#ifdef SHADOW_BAKED
+    color += base.rgb * ambient_light * mix(1.0, lm.a, ao_strength) + material.emissive_factor;
+#else
     color += base.rgb * ambient_light + material.emissive_factor;
+#endif
+#ifdef CAMERA
+    color *= camera_gain();
+#endif
 #ifdef TONEMAP
     // Exposure, then ACES filmic (Narkowicz's fit of the RRT + ODT) instead of clipping.
     color *= exposure;

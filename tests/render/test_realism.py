@@ -37,7 +37,7 @@ def _frame(cfg, scene, cam, seed=5, view=0):
         r.set_scene(scene, seed=seed)
         lens = realism.view_lens(cfg.render, seed, scene.spec.scene_index, view) if r.effects else None
         f = r.render(cam, lens)
-        rgb = post.apply(f.rgb, f.depth_m, cam.K, lens, cfg.render.ao_radius_m) if lens is not None else f.rgb
+        rgb = post.apply(f.rgb, f.depth_m, cam.K, lens) if lens is not None else f.rgb
         return f, rgb
     finally:
         r.close()
@@ -148,19 +148,26 @@ def test_circle_of_confusion_is_zero_at_focus_and_grows_off_it():
     assert coc[-1, 0] == pytest.approx(min(post.MAX_COC_PX, 0.002 * 500 / 0.8), rel=1e-5)
 
 
-def test_ambient_occlusion_darkens_where_a_box_meets_the_floor():
-    """Looking straight down at a floor with a tall box on it: points of the
-    floor next to the box are occluded, points far from it are open."""
-    h, w, f = 120, 160, 150.0
-    K = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1.0]])
-    depth = np.full((h, w), 1.0, np.float32)
-    depth[40:80, 60:100] = 0.97  # a box top 3 cm above the floor
-    occ = post.ambient_occlusion(depth, K, radius_m=0.05)
-    s = post.AO_STEP
-    near = occ[60 // s, 56 // s]  # floor just left of the box
-    far = occ[60 // s, 8 // s]
-    top = occ[60 // s, 80 // s]
-    assert near > 0.15 and far < 0.02 and top < 0.02, (near, far, top)
+def test_ambient_occlusion_darkens_the_table_where_an_object_stands(catalog):
+    """Baked with the shadows: ambient light only (no light source), a cube on the
+    table: the table right beside the cube is darker than the table far from it."""
+    import dataclasses
+
+    scene = _box_scene(catalog, [])
+    scene = dataclasses.replace(scene, spec=dataclasses.replace(scene.spec, ambient_rgb=(0.6, 0.6, 0.6)))
+    cam = camera(CAM_TOP)
+    f0, rgb0 = _frame(_cfg(), scene, cam)
+    f1, rgb1 = _frame(_cfg(ao=True, ao_strength=[1.0, 1.0]), scene, cam)
+    np.testing.assert_array_equal(f0.instance_ids, f1.instance_ids)
+    c, d = pixel_rays(cam.K, cam.world_T_cam, W, H)
+    p = c + f0.depth_m[..., None].astype(np.float64) * d
+    table = (f0.instance_ids == 0) & (f0.depth_m > 0) & (np.abs(p[..., 2]) < 1e-3)
+    gap = np.maximum(np.abs(p[..., 0]) - BOX[0] / 2, np.abs(p[..., 1]) - BOX[1] / 2)  # distance from the cube
+    near, far = table & (gap > 0.002) & (gap < 0.01), table & (gap > 0.06)
+    assert near.sum() > 20 and far.sum() > 1000
+    l0, l1 = rgb0.astype(float).mean(-1), rgb1.astype(float).mean(-1)
+    assert np.abs(l1[far] - l0[far]).max() <= 1, "open table changed"
+    assert l1[near].mean() < 0.85 * l0[near].mean(), (l1[near].mean(), l0[near].mean())
 
 
 @pytest.mark.parametrize("builder", ["tabletop", "bin"])
