@@ -12,7 +12,7 @@ points outside it cannot be shadowed by anything. A light that stands
 inside the sphere gets a 160-degree frustum (shadows beyond it are missed:
 rare, documented). Lights past ``MAX_SHADOWS`` in the scene's order cast
 none. The table top's lit fractions are baked once per scene into a
-lightmap (2 mm texels) with four bilinear depth-compare taps on a rotated
+lightmap (3 mm texels, over the part of the table a shadow can reach) with four bilinear depth-compare taps on a rotated
 grid (PCF, ``radius`` texels wide); objects and walls look the map up per
 pixel with one bilinear compare (a one-texel soft edge).
 """
@@ -27,7 +27,7 @@ TOP_LAYER = MAX_SHADOWS  # the casters seen from straight above (heights, for th
 # 4 taps there cost 17 ms per 640x480 view on one llvmpipe thread, 1 tap no measurable time.
 BAKE_TAPS = 4
 SHADOW_TAPS = 1
-LIGHTMAP_M_PER_PX = 0.002  # the table top's baked lit fractions: 2 mm per texel
+LIGHTMAP_M_PER_PX = 0.003  # the table top's baked lit fractions: 3 mm per texel
 LIGHTMAP_MAX_PX = 1024
 LIGHTMAP_UNIT = 4
 INSIDE_FOV_DEG = 160.0
@@ -161,6 +161,7 @@ class ShadowMaps:
         self._ensure()
         n_lights, lpos = lights_uniforms[0], lights_uniforms[1]
         centre, rad = caster_sphere(scene, casters)
+        self.sphere = (centre, rad)
         self.light_layer = np.full(max_lights, -1, np.int32)
         self.radius = float(radius_texels)
         self.layers = 0
@@ -201,13 +202,13 @@ class ShadowMaps:
 
     def bake(self, frame_pass, rect) -> None:
         """The table top's lit fractions (one channel per layer) and its ambient
-        occlusion (alpha) into the lightmap. Ambient occlusion: 12 points on a
+        occlusion (alpha) into the lightmap. Ambient occlusion: 8 points on a
         disk of ``ao_radius`` around each texel (golden-angle spiral); a point
         occludes when a caster stands there higher than half its distance (an
         occluder rising above 27 degrees), read off the top-down depth map."""
         from OpenGL import GL
 
-        x0, y0, w, h = (float(v) for v in rect)
+        x0, y0, w, h = self._reach(rect)
         pw = int(min(LIGHTMAP_MAX_PX, max(16, np.ceil(w / LIGHTMAP_M_PER_PX))))
         ph = int(min(LIGHTMAP_MAX_PX, max(16, np.ceil(h / LIGHTMAP_M_PER_PX))))
         if self.lightmap is None or self.lightmap[2:] != (pw, ph):
@@ -218,8 +219,10 @@ class ShadowMaps:
             GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
             GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA8, pw, ph, 0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, None)
             for k, v in ((GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR), (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
-                         (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE), (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE)):
+                         (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_BORDER), (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_BORDER)):
                 GL.glTexParameteri(GL.GL_TEXTURE_2D, k, v)
+            # Beyond the baked rectangle nothing casts: lit and open.
+            GL.glTexParameterfv(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_BORDER_COLOR, np.ones(4, np.float32))
             GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
             fbo = GL.glGenFramebuffers(1)
             GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
@@ -251,6 +254,23 @@ class ShadowMaps:
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
         prog.frame = None
+
+    def _reach(self, rect) -> tuple[float, float, float, float]:
+        """The part of the table top (x0, y0, width, height) that a shadow or
+        the occlusion can reach: the casters' sphere, widened by the longest
+        shadow its top throws (from the lowest light) and the occlusion radius."""
+        x0, y0, w, h = (float(v) for v in rect)
+        centre, rad = self.sphere
+        top = max(0.0, float(centre[2]) + rad)
+        reach = rad + self.ao_radius
+        for k in range(self.layers):
+            d = self.light_dirs[k]
+            reach = max(reach, rad + top * float(np.hypot(d[0], d[1])) / max(float(d[2]), 0.05))
+        lo = np.maximum([x0, y0], centre[:2] - reach)
+        hi = np.minimum([x0 + w, y0 + h], centre[:2] + reach)
+        if np.any(hi <= lo):
+            return x0, y0, w, h
+        return float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])
 
     def set_uniforms(self, prog, unit: int, with_lightmap: bool = True) -> None:
         from OpenGL import GL

@@ -21,8 +21,9 @@ the same peer runs (the levels compared on equal terms on a shared machine).
 alone (render.<effect>=true), all of them (realistic) and none (fast),
 alternating renderers view by view, and prints the cost of each per
 640x480 frame (set-up per scene spread over its views, render, camera
-effects), as the median over --rounds rounds, with one llvmpipe thread
-(what each worker gets on all cores).
+effects), in CPU time of the process (all its threads: other jobs on a
+shared machine move it less than wall time), as the median over --rounds
+rounds, with one llvmpipe thread (what each worker gets on all cores).
 
 --vs-peer also runs ../shared/bench/peer_pybullet.py (the same job written by
 hand with PyBullet's own renderer) in alternating rounds, twice per round:
@@ -372,30 +373,30 @@ def effect_costs(rounds: int, width: int, height: int, seed: int, scenes: int = 
     per_round = {k: [] for k in levels}
     # The renderers are left to the process's exit: pyrender's delete() terminates the EGL
     # display they share, which would break the ones still open.
-    if True:
-        for r in range(rounds + 1):  # round 0 warms up (shader compilation, mesh upload)
-            spent = dict.fromkeys(levels, 0.0)
-            frames = 0
-            for st in settled:
-                for k, rend in renderers.items():
-                    t = time.perf_counter()
-                    rend.set_scene(st, seed=seed)
-                    spent[k] += time.perf_counter() - t
-                for v, cam in enumerate(st.spec.cameras):
-                    frames += 1
-                    for k, rend in renderers.items():  # alternate view by view
-                        t = time.perf_counter()
-                        lens = realism.view_lens(cfgs[k].render, seed, st.spec.scene_index, v) if rend.effects else None
-                        f = rend.render(cam, lens)
-                        if lens is not None:
-                            post.apply(f.rgb, f.depth_m, cam.K, lens)
-                        spent[k] += time.perf_counter() - t
-            if r:
-                for k in levels:
-                    per_round[k].append(1000 * spent[k] / frames)
+    for r in range(rounds + 1):  # round 0 warms up (shader compilation, mesh upload)
+        spent = dict.fromkeys(levels, 0.0)
+        frames = 0
+        for st in settled:
+            for k, rend in renderers.items():
+                t = time.process_time()
+                rend.set_scene(st, seed=seed)
+                spent[k] += time.process_time() - t
+            for v, cam in enumerate(st.spec.cameras):
+                frames += 1
+                for k, rend in renderers.items():  # alternate view by view
+                    t = time.process_time()
+                    lens = realism.view_lens(cfgs[k].render, seed, st.spec.scene_index, v) if rend.effects else None
+                    f = rend.render(cam, lens)
+                    if lens is not None:
+                        post.apply(f.rgb, f.depth_m, cam.K, lens)
+                    spent[k] += time.process_time() - t
+        if r:
+            for k in levels:
+                per_round[k].append(1000 * spent[k] / frames)
     med = {k: statistics.median(v) for k, v in per_round.items()}
-    print(f"render + camera effects per {width}x{height} frame (ms; scene set-up spread over its views; "
-          f"one llvmpipe thread; median of {rounds} rounds, renderers alternating view by view)")
+    print(f"render + camera effects per {width}x{height} frame (CPU ms of this process, all its threads: "
+          f"steadier than wall time on a shared machine; scene set-up spread over its views; one llvmpipe "
+          f"thread; median of {rounds} rounds, renderers alternating view by view)")
     print(f"{'effect':24s} {'ms/frame':>9s} {'cost':>7s}")
     for k in levels:
         print(f"{k:24s} {med[k]:9.1f} {med[k] - med['fast']:+7.1f}")

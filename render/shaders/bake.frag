@@ -11,6 +11,7 @@ uniform vec3 light_dir[MAX_SHADOWS];  // towards each layer's light (at the tabl
 uniform int with_ao;
 uniform mat4 top_vp;  // world -> clip space of the casters seen from straight above (layer TOP_LAYER)
 uniform float ao_radius;  // m
+const int AO_SAMPLES = 8;
 layout(location = 0) out vec4 lit;
 
 //#include shadow_lookup.glsl
@@ -28,12 +29,12 @@ float occluded(vec2 q, float h)
 float table_ao(vec2 p)
 {
     float occ = 0.0;
-    for (int k = 0; k < 12; k++) {
+    for (int k = 0; k < AO_SAMPLES; k++) {
         float a = float(k) * 2.39996;  // golden angle
-        float d = ao_radius * sqrt((float(k) + 0.5) / 12.0);
+        float d = ao_radius * sqrt((float(k) + 0.5) / float(AO_SAMPLES));
         occ += occluded(p + d * vec2(cos(a), sin(a)), 0.5 * d + 0.001);
     }
-    return 1.0 - occ / 12.0;
+    return 1.0 - occ / float(AO_SAMPLES);
 }
 
 void main()
