@@ -284,7 +284,8 @@ class RenderConfig:
                                   "set to true or false overrides the level", choices=("fast", "realistic"))
     shadows: Optional[bool] = _f(None, doc="shadow maps for every light (directional: orthographic, spot and "
                                            "point: perspective towards the scene), soft-edged (PCF)")
-    shadow_map_px: int = _f(1024, doc="shadow map size per light (px)", lo=128, hi=8192)
+    shadow_map_px: int = _f(512, doc="shadow map size per light (px), over the casters' bounding sphere (1024: "
+                                     "7 ms more per scene on llvmpipe)", lo=128, hi=8192)
     shadow_softness_px: tuple[float, float] = _f((1.0, 2.5), is_range=True, doc="[min, max] PCF filter radius "
                                                  "in shadow-map texels, per scene", lo=0.0, hi=16.0)
     ao: Optional[bool] = _f(None, doc="contact darkening: screen-space ambient occlusion from the frame's depth")
@@ -312,6 +313,8 @@ class RenderConfig:
                                                "rotation: the same streak over the image)")
     motion_blur_px: tuple[float, float] = _f((0.0, 1.5), is_range=True, doc="[min, max] streak length (px), per "
                                              "view", lo=0.0, hi=4.0)
+    motion_blur_share: float = _f(0.3, doc="share of the views whose camera shakes (motion blur), drawn per view",
+                                  lo=0.0, hi=1.0)
     surfaces: Optional[bool] = _f(None, doc="procedural PBR materials (colour, roughness and normal maps) for the "
                                             "table, floor, shelf and bin walls that materials.randomize leaves plain")
     surface_kinds: list[str] = _f(["wood", "laminate", "fabric", "concrete", "tiles", "brushed_metal", "plastic"],

@@ -165,7 +165,7 @@ class FramePass:
     count (2, 4, 8) of a separate anti-aliased colour pass.
     """
 
-    def __init__(self, renderer, msaa: int = 0, realism: frozenset = frozenset(), shadow_map_px: int = 1024):
+    def __init__(self, renderer, msaa: int = 0, realism: frozenset = frozenset(), shadow_map_px: int = 512):
         if msaa not in MSAA_SAMPLES:
             raise ValueError(f"msaa must be one of {MSAA_SAMPLES}, got {msaa!r}")
         self.renderer = renderer
@@ -396,17 +396,23 @@ class FramePass:
 
         GL.glDisable(GL.GL_CULL_FACE)
         eye = np.eye(4, dtype=np.float32)
+        self._frame += 1
+        key = (self._frame, "depth")
+        current = None
         for node in nodes:
             if not node.mesh.is_visible:
                 continue
             pose = np.asarray(scene.get_pose(node), np.float32)
             for primitive in node.mesh.primitives:
                 prog = self._program(primitive, False, depth_only=True)
-                GL.glUseProgram(prog.id)
-                GL.glUniformMatrix4fv(prog.loc("V"), 1, GL.GL_TRUE, view_proj)
-                GL.glUniformMatrix4fv(prog.loc("P"), 1, GL.GL_TRUE, eye)
+                if prog is not current:
+                    GL.glUseProgram(prog.id)
+                    current = prog
+                if prog.frame != key:  # once per program and pass (PyOpenGL calls cost ~10 us each)
+                    prog.frame = key
+                    GL.glUniformMatrix4fv(prog.loc("V"), 1, GL.GL_TRUE, view_proj)
+                    GL.glUniformMatrix4fv(prog.loc("P"), 1, GL.GL_TRUE, eye)
                 GL.glUniformMatrix4fv(prog.loc("M"), 1, GL.GL_TRUE, pose)
-                prog.frame = None
                 primitive._bind()
                 n_inst = 1 if primitive.poses is None else len(primitive.poses)
                 if primitive.indices is not None:

@@ -5,16 +5,17 @@ on the 8-bit sRGB frame. Only the RGB changes: depth, ids and every label are
 untouched. (Exposure, tone mapping, white balance and vignetting are in the
 shaders, ambient occlusion is baked with the shadows: ``render.shadows``.)
 
-- Motion blur: a small rotation of the camera during the exposure moves the
-  whole image by about the same few pixels: one 3-tap kernel [a, 1-2a, a]
+- Motion blur (in ``Lens.shake_px`` of the views that shake, a share
+  ``render.motion_blur_share``): a small rotation of the camera during the
+  exposure moves the whole image by about the same few pixels: one 3-tap kernel [a, 1-2a, a]
   along the streak (its direction rounded to 45 degrees), a matched to the
   variance of a line of length ``shake_px`` (L^2 / 12); two passes above
   what one can hold. Integer arithmetic, the one-pixel border left as is.
 - Defocus: a thin lens of aperture diameter A focused at z_f (the median
   depth at the image centre, as autofocus) blurs a point at depth z into a
   circle of diameter c = A f_px |1/z_f - 1/z| pixels (background: z = inf),
-  capped at ``MAX_COC_PX``. The frame is blended per pixel between itself
-  and one box blur of the largest circle, by c / c_max.
+  capped at ``MAX_COC_PX``. Pixels whose circle is over half the largest
+  take one box blur of the largest circle, the others stay sharp.
 - Chromatic aberration: red scaled outwards and blue inwards about the
   principal point, ``ca_px`` apart in the farthest corner (bilinear).
 """
@@ -79,14 +80,10 @@ def defocus(rgb: np.ndarray, depth_m: np.ndarray, fx: float, aperture_m: float) 
     cmax = float(coc.max())
     if cmax < 0.25:
         return rgb
-    blur = np.asarray(Image.fromarray(rgb).filter(ImageFilter.BoxBlur(cmax / 2)), np.int16)
-    w = (coc * np.float32(128.0 / cmax)).astype(np.int16)[..., None]
-    base = rgb.astype(np.int16)
-    blur -= base
-    blur *= w  # |blur - base| x 128 fits int16
-    blur >>= 7
-    blur += base
-    return blur.astype(np.uint8)
+    blur = np.asarray(Image.fromarray(rgb).filter(ImageFilter.BoxBlur(cmax / 2)))
+    # Two levels (in focus: c < c_max / 2; else the blur of c_max): at most 2 px, the step does
+    # not show, and a per-pixel blend cost twice the time.
+    return np.where((coc > np.float32(cmax / 2))[..., None], blur, rgb)
 
 
 def chromatic_aberration(rgb: np.ndarray, K: np.ndarray, ca_px: float) -> np.ndarray:

@@ -53,7 +53,7 @@ class PyrenderRenderer:
         self._shadows_cfg_radius = render_cfg.ao_radius_m if self.effects & {"shadows", "ao"} else None
         self._scene_background = None
         self._pass = FramePass(self._r._renderer, msaa, self.effects,
-                               render_cfg.shadow_map_px if render_cfg is not None else 1024)
+                               render_cfg.shadow_map_px if render_cfg is not None else 512)
         self.size = (width, height)
         self._mesh_cache: dict = {}
         self._scene = None
@@ -157,6 +157,7 @@ class PyrenderRenderer:
             box = trimesh.creation.box(extents=fx.size_m)
             self._background.append(scene.add(static_mesh(box, fx.material, fx.rgba, 0.8,
                                                           surfaces[1] if surfaces else None), pose=fx.world_T))
+            # (the walls' surface tiles are made only here, when a scene has walls: surface_tiles is lazy)
         self._nodes = {}
         self._lights = []
         looks = realism.object_looks(self._rcfg, seed, spec.scene_index, [o.instance_id for o in objs]) \

@@ -65,12 +65,13 @@ def view_lens(rcfg, seed: int, scene: int, view: int) -> Lens:
     shake = float(rng.uniform(*rcfg.motion_blur_px))
     angle = float(rng.uniform(0.0, np.pi))
     ao = float(rng.uniform(*rcfg.ao_strength))
+    shakes = bool(rng.random() < rcfg.motion_blur_share)  # drawn last: the other draws stay as they were
     return Lens(exposure=2.0 ** ev if "tonemap" in on else 1.0,
                 wb_gains=(1.0 + rb, 1.0 + tint, 1.0 - rb) if "white_balance" in on else (1.0, 1.0, 1.0),
                 vignette=vig if "vignette" in on else 0.0,
                 ca_px=ca if "chromatic_aberration" in on else 0.0,
                 aperture_m=ap if "defocus" in on else 0.0,
-                shake_px=shake if "motion_blur" in on else 0.0, shake_angle=angle,
+                shake_px=shake if "motion_blur" in on and shakes else 0.0, shake_angle=angle,
                 ao_strength=ao if "ao" in on else 0.0)
 
 

@@ -12,9 +12,11 @@ points outside it cannot be shadowed by anything. A light that stands
 inside the sphere gets a 160-degree frustum (shadows beyond it are missed:
 rare, documented). Lights past ``MAX_SHADOWS`` in the scene's order cast
 none. The table top's lit fractions are baked once per scene into a
-lightmap (3 mm texels, over the part of the table a shadow can reach) with four bilinear depth-compare taps on a rotated
-grid (PCF, ``radius`` texels wide); objects and walls look the map up per
-pixel with one bilinear compare (a one-texel soft edge).
+lightmap (4 mm texels, over the part of the table a shadow can reach) with
+four bilinear depth-compare taps on a rotated grid (PCF, ``radius`` texels
+wide); objects and walls look the map up per pixel with one bilinear
+compare (a one-texel soft edge). Costs (llvmpipe, one thread, standard
+scene): a 1024 map took 10 ms per light and scene, the 2 mm bake 11 ms.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ TOP_LAYER = MAX_SHADOWS  # the casters seen from straight above (heights, for th
 # 4 taps there cost 17 ms per 640x480 view on one llvmpipe thread, 1 tap no measurable time.
 BAKE_TAPS = 4
 SHADOW_TAPS = 1
-LIGHTMAP_M_PER_PX = 0.003  # the table top's baked lit fractions: 3 mm per texel
+LIGHTMAP_M_PER_PX = 0.004  # the table top's baked lit fractions: 4 mm per texel (3 mm: 40% more bake time)
 LIGHTMAP_MAX_PX = 1024
 LIGHTMAP_UNIT = 4
 INSIDE_FOV_DEG = 160.0

@@ -102,7 +102,8 @@ def test_each_effect_changes_the_frame_repeats_exactly_and_leaves_labels(catalog
     cam = camera(CAM_OBJ)
     fast, rgb_fast = _frame(_cfg(), scene, cam)
     # At 160x120 (fx 150 px) the default apertures blur by under a quarter pixel: open the lens.
-    cfg = _cfg(**{effect: True, **({"aperture_mm": [8.0, 12.0]} if effect == "defocus" else {})})
+    cfg = _cfg(**{effect: True, **({"aperture_mm": [8.0, 12.0]} if effect == "defocus" else {}),
+                  **({"motion_blur_share": 1.0} if effect == "motion_blur" else {})})
     f1, rgb1 = _frame(cfg, scene, cam)
     f2, rgb2 = _frame(cfg, scene, cam)
     np.testing.assert_array_equal(rgb1, rgb2)  # same seed, new renderer: the same bytes
