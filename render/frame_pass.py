@@ -179,6 +179,7 @@ class FramePass:
 
             self._shadows = ShadowMaps(shadow_map_px)
         self.ao_strength = 0.0
+        self._baked_node = None  # the table, whose top's shadows and occlusion are baked per scene
         self.exposure = 1.0
         self.looks: dict = {}  # mesh node -> realism.Look
         # White balance and vignetting in the shaders, the background drawn here under them too.
@@ -479,7 +480,7 @@ class FramePass:
                 continue
             pose = np.asarray(scene.get_pose(node), np.float32)
             look = None if ids_only else self.looks.get(node)
-            baked = node is getattr(self, "_baked_node", None)
+            baked = node is self._baked_node
             for primitive in node.mesh.primitives:
                 prog = self._program(primitive, ids_only, look=look is not None, baked=baked)
                 GL.glUseProgram(prog.id)

@@ -30,11 +30,6 @@ def effects(rcfg) -> frozenset:
     return frozenset(e for e in EFFECTS if (default if getattr(rcfg, e) is None else getattr(rcfg, e)))
 
 
-def realistic_overrides() -> dict:
-    """The ``--set`` keys of the realistic level, as a nested mapping."""
-    return {"render": {"quality": "realistic"}}
-
-
 # --- per view: camera -----------------------------------------------------------
 
 
