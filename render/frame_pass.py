@@ -395,11 +395,14 @@ class FramePass:
         """Depth only of ``nodes`` through ``view_proj`` into the bound framebuffer."""
         from OpenGL import GL
 
-        GL.glDisable(GL.GL_CULL_FACE)
+        # Back faces culled as in the colour pass (double-sided materials excepted): drawing both
+        # sides cost 8 ms instead of 3 per 512x512 pass of the standard scene on llvmpipe.
+        GL.glCullFace(GL.GL_BACK)
         eye = np.eye(4, dtype=np.float32)
         self._frame += 1
         key = (self._frame, "depth")
         current = None
+        cull = None
         for node in nodes:
             if not node.mesh.is_visible:
                 continue
@@ -414,6 +417,10 @@ class FramePass:
                     GL.glUniformMatrix4fv(prog.loc("V"), 1, GL.GL_TRUE, view_proj)
                     GL.glUniformMatrix4fv(prog.loc("P"), 1, GL.GL_TRUE, eye)
                 GL.glUniformMatrix4fv(prog.loc("M"), 1, GL.GL_TRUE, pose)
+                want_cull = not primitive.material.doubleSided
+                if want_cull != cull:
+                    (GL.glEnable if want_cull else GL.glDisable)(GL.GL_CULL_FACE)
+                    cull = want_cull
                 primitive._bind()
                 n_inst = 1 if primitive.poses is None else len(primitive.poses)
                 if primitive.indices is not None:
