@@ -183,6 +183,8 @@ def _print_summary(s, cfg) -> None:
         echo("renderers:    " + ", ".join(f"{n} {k}" for k, n in sorted(s.renderers.items())))
     echo(f"dropped:      {s.removed_objects} objects left the table, {s.unplaced_objects} found no spawn place"
          + (f", {s.scenes_not_at_rest} scenes hit the step cap" if s.scenes_not_at_rest else ""))
+    if s.scenes_calmed or s.scenes_redrawn:  # scenes that hit physics.max_steps and came to rest after it
+        echo(f"settling:     {s.scenes_calmed} scenes calmed after the step cap, {s.scenes_redrawn} redrawn")
     st = s.stage_seconds
     if s.shards_resumed < 0:
         echo("time:         nothing to do: the run in --out was already complete")

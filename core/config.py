@@ -159,6 +159,13 @@ class PhysicsConfig:
                                  "on a 2 m floor; 0.005 settles 8 of 8 clutter scenes, in 28% fewer steps on "
                                  "the table)", lo=0.0, hi=1.0)
     spinning_friction: float = _f(0.002, doc="spinning friction of every object", lo=0.0, hi=1.0)
+    calm_steps: int = _f(720, doc="a scene still moving at max_steps gets this many more steps under the calming "
+                                  "rule: no rolling friction on bodies that are not round (it makes resting boxes "
+                                  "and meshes jitter), velocities damped, and a body at rest when no point of it "
+                                  "moves faster than lin_vel_tol_m_s (0: off)", lo=0, hi=1000000)
+    redraws: int = _f(2, doc="a scene that the calming rule cannot bring to rest is dropped again with new spawn "
+                             "orientations from its own resettle stream, up to this many times (0: off)", lo=0,
+                      hi=100)
 
 
 @dataclass
@@ -315,6 +322,54 @@ class RenderConfig:
     cycles_motion_blur_m: float = _f(0.0, doc="Cycles: camera motion blur; the camera moves up to this far (m), "
                                               "in a random direction per view, during the exposure, centred on "
                                               "the labelled pose (0: off)", lo=0.0, hi=1.0)
+    # --- realism (issue 14): null = on with quality realistic, off with fast -----------------
+    quality: str = _f("fast", doc="render quality level: fast (no shadows, plain surfaces, no lens effects) or "
+                                  "realistic (every effect below that is null turns on, mild); each effect key "
+                                  "set to true or false overrides the level", choices=("fast", "realistic"))
+    shadows: Optional[bool] = _f(None, doc="shadow maps for every light (directional: orthographic, spot and "
+                                           "point: perspective towards the scene), soft-edged (PCF)")
+    shadow_map_px: int = _f(512, doc="shadow map size per light (px), over the casters' bounding sphere (1024: "
+                                     "7 ms more per scene on llvmpipe)", lo=128, hi=8192)
+    shadow_softness_px: tuple[float, float] = _f((1.0, 2.5), is_range=True, doc="[min, max] PCF filter radius "
+                                                 "in shadow-map texels, per scene", lo=0.0, hi=16.0)
+    ao: Optional[bool] = _f(None, doc="contact darkening: screen-space ambient occlusion from the frame's depth")
+    ao_radius_m: float = _f(0.04, doc="ambient occlusion: sampling radius (m)", lo=0.001, hi=1.0)
+    ao_strength: tuple[float, float] = _f((0.5, 0.9), is_range=True, doc="[min, max] ambient occlusion strength "
+                                          "per view (0: none, 1: full)", lo=0.0, hi=1.0)
+    tonemap: Optional[bool] = _f(None, doc="exposure and ACES filmic tone mapping of the rendered radiance")
+    exposure_ev: tuple[float, float] = _f((-0.4, 0.4), is_range=True, doc="[min, max] exposure offset per view "
+                                          "(EV, stops)", lo=-8.0, hi=8.0)
+    white_balance: Optional[bool] = _f(None, doc="white-balance error: red/blue and green gains off neutral")
+    white_balance_shift: float = _f(0.06, doc="white balance: red/blue gain 1 +- up to this, green tint half of "
+                                    "it, per view", lo=0.0, hi=0.5)
+    vignette: Optional[bool] = _f(None, doc="vignetting: radial light fall-off towards the corners")
+    vignette_strength: tuple[float, float] = _f((0.1, 0.35), is_range=True, doc="[min, max] light lost in the "
+                                                "image corners (fraction), per view", lo=0.0, hi=0.9)
+    chromatic_aberration: Optional[bool] = _f(None, doc="lateral chromatic aberration: red and blue scaled "
+                                                        "apart about the principal point")
+    chromatic_aberration_px: tuple[float, float] = _f((0.0, 0.8), is_range=True, doc="[min, max] red-blue "
+                                                      "shift in the image corners (px), per view", lo=0.0, hi=1.0)
+    defocus: Optional[bool] = _f(None, doc="thin-lens defocus blur from depth, focused on the look-at distance")
+    aperture_mm: tuple[float, float] = _f((0.5, 2.5), is_range=True, doc="[min, max] thin-lens aperture "
+                                          "diameter (mm), per view; blur circles are capped at 2 px", lo=0.0,
+                                          hi=50.0)
+    motion_blur: Optional[bool] = _f(None, doc="motion blur from camera shake during the exposure (a small "
+                                               "rotation: the same streak over the image)")
+    motion_blur_px: tuple[float, float] = _f((0.0, 1.5), is_range=True, doc="[min, max] streak length (px), per "
+                                             "view", lo=0.0, hi=4.0)
+    motion_blur_share: float = _f(0.3, doc="share of the views whose camera shakes (motion blur), drawn per view",
+                                  lo=0.0, hi=1.0)
+    surfaces: Optional[bool] = _f(None, doc="procedural PBR materials (colour, roughness and normal maps) for the "
+                                            "table, floor, shelf and bin walls that materials.randomize leaves plain")
+    surface_kinds: list[str] = _f(["wood", "laminate", "fabric", "concrete", "tiles", "brushed_metal", "plastic"],
+                                  doc="procedural surface kinds drawn from (uniformly), per scene",
+                                  choices=("wood", "laminate", "fabric", "concrete", "tiles", "brushed_metal",
+                                           "plastic"))
+    object_variation: Optional[bool] = _f(None, doc="each object's look varied around its own: hue, saturation, "
+                                                    "brightness, roughness, and wear patches")
+    object_hue_deg: float = _f(10.0, doc="object variation: hue shift up to +- this (deg)", lo=0.0, hi=180.0)
+    object_wear: tuple[float, float] = _f((0.0, 0.5), is_range=True, doc="[min, max] wear per object (worn "
+                                          "patches: lighter, greyer, rougher)", lo=0.0, hi=1.0)
 
 
 @dataclass

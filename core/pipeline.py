@@ -59,6 +59,8 @@ class RunSummary:
     removed_objects: int = 0  # left the table during settling
     unplaced_objects: int = 0  # no collision-free spawn position found
     scenes_not_at_rest: int = 0
+    scenes_calmed: int = 0  # hit physics.max_steps, then at rest under the calming rule
+    scenes_redrawn: int = 0  # ... or after new spawn orientations from their resettle stream
     seconds: float = 0.0
     frames_this_run: int = 0  # frames made by this invocation (less than frames after --resume)
     shards_resumed: int = 0
@@ -291,7 +293,8 @@ class ShardWorker:
         self.catalog = for_run(cfg, job.pack_paths)
         self.category_ids = self.catalog.category_ids()
         self.build = builders.get(cfg.scene.builder)
-        self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height, msaa=cfg.render.msaa)
+        self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height, msaa=cfg.render.msaa,
+                                         render_cfg=cfg.render)
         self.world = PhysicsWorld()
         self.cycles = None  # the Cycles renderer, made on the first view it renders (bpy starts Blender)
         self.grasp_trials = None
@@ -383,6 +386,19 @@ class ShardWorker:
             scene_state["cycles"] = s
         return dataclasses.replace(frame, rgb=self.cycles.render(camera, view).rgb), "cycles"
 
+    def _lens(self, scene: int, view: int):
+        """The view's camera effects (render.realism), None at the fast level."""
+        if not self.renderer.effects:
+            return None
+        from dropsynth.render.realism import view_lens
+
+        return view_lens(self.cfg.render, self.cfg.seed, scene, view)
+
+    def _post(self, frame, camera, lens) -> np.ndarray:
+        from dropsynth.render import post
+
+        return post.apply(frame.rgb, frame.depth_m, camera.K, lens)
+
     def _sensor(self, seed: int, scene: int, view: int, image_index: int, frame, images) -> tuple[np.ndarray, dict]:
         """Sensor effects (config ``sensor``), seeded per view: the RGB to
         write, and depth_noisy/ beside the clean depth when asked for."""
@@ -451,16 +467,16 @@ class ShardWorker:
         images = ImageWriter(out, cfg.output.png_compress_level)
         stage = dict.fromkeys(STAGES, 0.0)
         stats = {"frames": 0, "annotations": 0, "per_class": Counter(), "empty_images": 0, "removed_objects": 0,
-                 "unplaced_objects": 0, "scenes_not_at_rest": 0}
+                 "unplaced_objects": 0, "scenes_not_at_rest": 0, "scenes_calmed": 0, "scenes_redrawn": 0}
         img_records, ann_records, written = [], [], []
         scene_state: dict = {}
         for s in range(first, stop):
             t0 = time.perf_counter()
             spec = self.build(cfg, self.catalog, cfg.seed, s)
             t1 = time.perf_counter()
-            settled = self.world.settle(spec, cfg.physics)
+            settled = self.world.settle(spec, cfg.physics, seed=cfg.seed)
             t2 = time.perf_counter()
-            self.renderer.set_scene(settled)
+            self.renderer.set_scene(settled, seed=cfg.seed)
             stage["build"] += t1 - t0
             stage["physics"] += t2 - t1
             stage["render"] += time.perf_counter() - t2
@@ -476,15 +492,21 @@ class ShardWorker:
             stats["removed_objects"] += len(settled.removed)
             stats["unplaced_objects"] += spec.unplaced
             stats["scenes_not_at_rest"] += 0 if settled.at_rest else 1
+            stats["scenes_calmed"] += settled.settled_by == "calmed"
+            stats["scenes_redrawn"] += settled.settled_by == "redrawn"
             for v, camera in enumerate(spec.cameras):
                 image_index = s * cfg.views_per_scene + v
                 t0 = time.perf_counter()
-                frame = self.renderer.render(camera)
-                if spec.background is not None:  # config background: composited where nothing is drawn
+                lens = self._lens(s, v)
+                frame = self.renderer.render(camera, lens)
+                if spec.background is not None and not self.renderer.draws_background:  # composited where
+                    # nothing is drawn (the renderer draws it itself under the camera's white balance)
                     from dropsynth.textures import composite_background
 
                     frame = dataclasses.replace(frame, rgb=composite_background(frame.rgb, frame.depth_m,
                                                                                 spec.background))
+                if lens is not None:  # render.quality / realism: camera effects, RGB only
+                    frame = dataclasses.replace(frame, rgb=self._post(frame, camera, lens))
                 frame, renderer_name = self._renderer_choice(s, v, settled, camera, frame, scene_state)
                 amodal = None
                 if cfg.output.amodal or cfg.output.min_visible_fraction > 0:
@@ -717,8 +739,8 @@ def _generate(cfg: RunConfig, out_dir: str | Path, *, packs: list | None, overwr
     for k, p in enumerate(parts):
         st = read_part(p)["stats"]
         for key in ("frames", "annotations", "empty_images", "removed_objects", "unplaced_objects",
-                    "scenes_not_at_rest"):
-            setattr(summary, key, getattr(summary, key) + st[key])
+                    "scenes_not_at_rest", "scenes_calmed", "scenes_redrawn"):
+            setattr(summary, key, getattr(summary, key) + st.get(key, 0))
         if k not in done:
             summary.frames_this_run += st["frames"]
             for name, v in st["stage_seconds"].items():
@@ -782,7 +804,8 @@ def _already_complete(out_dir: Path, cfg: RunConfig, catalog) -> RunSummary:
     summary = RunSummary(out_dir=str(out_dir), frames=c["frames"], annotations=c["annotations"],
                          per_class=c["per_class"], empty_images=c["empty_images"],
                          removed_objects=c["removed_objects"], unplaced_objects=c["unplaced_objects"],
-                         scenes_not_at_rest=c["scenes_not_at_rest"], shards_resumed=-1,
+                         scenes_not_at_rest=c["scenes_not_at_rest"], scenes_calmed=c.get("scenes_calmed", 0),
+                         scenes_redrawn=c.get("scenes_redrawn", 0), shards_resumed=-1,
                          stage_seconds=dict.fromkeys(STAGES, 0.0), gl_renderer=run["gl_renderer"],
                          preview=str(preview) if preview.is_file() else None, packs=run.get("packs", []),
                          pack_paths=run.get("pack_paths", []), seconds=run["timings"]["seconds"],
@@ -823,6 +846,7 @@ def write_run_json(out_dir: Path, cfg: RunConfig, summary: RunSummary) -> None:
             "frames": summary.frames, "annotations": summary.annotations, "per_class": summary.per_class,
             "empty_images": summary.empty_images, "removed_objects": summary.removed_objects,
             "unplaced_objects": summary.unplaced_objects, "scenes_not_at_rest": summary.scenes_not_at_rest,
+            "scenes_calmed": summary.scenes_calmed, "scenes_redrawn": summary.scenes_redrawn,
         },
         "timings": {"seconds": round(summary.seconds, 3), "frames_this_run": summary.frames_this_run,
                     "frames_per_s": round(summary.frames_per_s, 3), "stage_seconds": summary.stage_seconds},

@@ -21,6 +21,12 @@ STREAMS = {
     "fixtures": 7,
     "distractors": 8,
     "render": 9,  # per view: which renderer makes the RGB, and Cycles' own draws
+    # 20-24: render realism and resettling (issue 14), apart from the others' range
+    "surfaces": 20,  # procedural surfaces per scene
+    "looks": 21,  # per-object material variation, per scene
+    "lens": 22,  # camera effects per view (exposure, white balance, lens, shake)
+    "shadows": 23,  # shadow softness per scene
+    "resettle": 24,  # physics: redrawn spawn poses of a scene that cannot come to rest
     "grasps": 16,  # kept apart from the scene streams' range
 }
 

@@ -182,6 +182,10 @@ class SettledScene:
     removed: tuple[int, ...]
     steps: int
     at_rest: bool
+    # How a scene that hit physics.max_steps came to rest (scenes.physics): "" (before the cap),
+    # "calmed" (the post-cap rule), "redrawn" (new spawn orientations from its resettle stream).
+    settled_by: str = ""
+    redraws: int = 0
 
     def objects(self) -> list[ObjectSpec]:
         """The object specs still in the scene, in instance-id order."""

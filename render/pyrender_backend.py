@@ -83,7 +83,9 @@ class PyrenderRenderer:
     for each camera.
     """
 
-    def __init__(self, width: int, height: int, msaa: int = 0):
+    def __init__(self, width: int, height: int, msaa: int = 0, render_cfg=None):
+        """render_cfg: the run's RenderConfig, for the realism effects
+        (``render.realism``); None: the fast level."""
         ensure_gl()
         import pyrender
 
@@ -97,10 +99,23 @@ class PyrenderRenderer:
                                      f"on a machine without a GPU install Mesa: sudo {APT_HINT}") from None
         from dropsynth.render.frame_pass import FramePass
 
-        self._pass = FramePass(self._r._renderer, msaa)
+        from dropsynth.render import realism
+
+        self._rcfg = render_cfg
+        self.effects = realism.effects(render_cfg) if render_cfg is not None else frozenset()
+        self._shadows_cfg_radius = render_cfg.ao_radius_m if self.effects & {"shadows", "ao"} else None
+        self._scene_background = None
+        self._pass = FramePass(self._r._renderer, msaa, self.effects,
+                               render_cfg.shadow_map_px if render_cfg is not None else 512)
         self.size = (width, height)
         self._mesh_cache: dict = {}
         self._scene = None
+
+    @property
+    def draws_background(self) -> bool:
+        """True when the renderer draws the scene's background itself (under the
+        camera's white balance and vignetting): the caller must not composite it."""
+        return self._pass.camera_gain
 
     @property
     def gl_renderer(self) -> str:
@@ -127,9 +142,12 @@ class PyrenderRenderer:
     def _asset_mesh(self, obj):
         return asset_mesh(obj, self.pyrender, self._mesh_cache)
 
-    def set_scene(self, settled: SettledScene) -> None:
-        """Build the pyrender scene of a settled scene (table, objects, lights)."""
+    def set_scene(self, settled: SettledScene, seed: int = 0) -> None:
+        """Build the pyrender scene of a settled scene (table, objects, lights).
+        seed: the run's seed, for the realism effects' per-scene draws."""
         import trimesh
+
+        from dropsynth.render import realism
 
         pyrender = self.pyrender
         spec = settled.spec
@@ -138,20 +156,38 @@ class PyrenderRenderer:
             raise RenderBackendError(f"more than {MAX_INSTANCES} instances in one scene")
         scene = pyrender.Scene(bg_color=list(spec.background_rgb) + [1.0], ambient_light=spec.ambient_rgb)
         table = table_trimesh(spec)
+        sx, sy = spec.table_size_m[0], spec.table_size_m[1]
 
-        def static_mesh(box, material, rgba, roughness):
+        surfaces = None
+        if "surfaces" in self.effects:
+            surfaces = realism.scene_surfaces(self._rcfg, seed, spec.scene_index)
+
+        def static_mesh(box, material, rgba, roughness, surface=None):
+            """A table or fixture: its random material when the config asks for one, else a
+            procedural surface (render.surfaces), else a plain colour."""
+            if material is None and surface is not None:
+                from dropsynth.render.surfaces import surface_mesh
+
+                return surface_mesh(box, surface, pyrender)
             return background_mesh(box, material, rgba, roughness, pyrender)
 
         # The table, fixtures and unannotated distractors occlude but are background (0) in the id image.
-        self._background = [scene.add(static_mesh(table, spec.table_material, spec.table_rgba, TABLE_ROUGHNESS))]
+        self._background = [scene.add(static_mesh(table, spec.table_material, spec.table_rgba, TABLE_ROUGHNESS,
+                                                  surfaces[0] if surfaces else None))]
         for fx in spec.fixtures:
             box = trimesh.creation.box(extents=fx.size_m)
-            self._background.append(scene.add(static_mesh(box, fx.material, fx.rgba, FIXTURE_ROUGHNESS),
-                                              pose=fx.world_T))
+            self._background.append(scene.add(static_mesh(box, fx.material, fx.rgba, FIXTURE_ROUGHNESS,
+                                                          surfaces[1] if surfaces else None), pose=fx.world_T))
+            # (the walls' surface tiles are made only here, when a scene has walls: surface_tiles is lazy)
         self._nodes = {}
         self._lights = []
+        looks = realism.object_looks(self._rcfg, seed, spec.scene_index, [o.instance_id for o in objs]) \
+            if "object_variation" in self.effects else {}
+        self._pass.looks = {}
         for obj in objs:
             node = scene.add(self._asset_mesh(obj), pose=settled.poses[obj.instance_id])
+            if obj.instance_id in looks:
+                self._pass.looks[node] = looks[obj.instance_id]
             if obj.annotate:
                 self._nodes[obj.instance_id] = node
             else:
@@ -165,12 +201,20 @@ class PyrenderRenderer:
         self._ids.update(dict.fromkeys(self._background, 0))
         self._cam_node = None
         self._scene = scene
+        self._scene_background = spec.background
+        if self._shadows_cfg_radius is not None:
+            self._pass._shadows.ao_radius = self._shadows_cfg_radius
         self._r._platform.make_current()
         # Meshes of file assets stay in the GL context between scenes.
         self._pass.update_context(scene, keep=set(self._mesh_cache.values()))
+        if self.effects & {"shadows", "ao"}:  # the table only receives; everything else casts
+            self._pass.update_shadows(scene, self._lights, self._background[1:] + list(self._nodes.values()),
+                                      realism.shadow_softness(self._rcfg, seed, spec.scene_index),
+                                      table_node=self._background[0], table_rect=(-sx / 2, -sy / 2, sx, sy))
 
-    def render(self, camera: CameraSpec) -> Frame:
-        """Render the current scene from ``camera``."""
+    def render(self, camera: CameraSpec, lens=None) -> Frame:
+        """Render the current scene from ``camera``; ``lens``: the view's
+        ``realism.Lens`` (its exposure is applied in the shader)."""
         pyrender = self.pyrender
         if self._scene is None:
             raise RuntimeError("set_scene() first")
@@ -192,6 +236,19 @@ class PyrenderRenderer:
         self._r._platform.make_current()
         r = self._r._renderer
         r.viewport_width, r.viewport_height = self.size
+        self._pass.exposure = lens.exposure if lens is not None else 1.0
+        if lens is not None:
+            self._pass.ao_strength = lens.ao_strength
+            self._pass.wb_gains = np.asarray(lens.wb_gains, np.float32)
+            cx, cy = K[0, 2], K[1, 2]
+            r2 = max((x - cx) ** 2 + (y - cy) ** 2 for x in (0, camera.width) for y in (0, camera.height))
+            self._pass.vignette = np.array([lens.vignette, cx, cy, 1.0 / r2], np.float32)
+        if self.draws_background and self._scene_background is not None:
+            from dropsynth.textures import _background
+
+            self._pass.background = _background(self._scene_background, camera.height, camera.width)
+        else:
+            self._pass.background = None
         rgb, depth, ids = self._pass.render(self._scene, self._ids, near_first + self._background, self._lights)
         self._last_ids = ids
         return Frame(rgb=rgb, depth_m=depth, instance_ids=ids)

@@ -12,6 +12,19 @@ milliseconds per frame for each stage.
     .venv/bin/python scripts/bench.py --first-frame [--rounds 3]
     .venv/bin/python scripts/bench.py --workers 1,2 [--frames 1000]
     .venv/bin/python scripts/bench.py --renderer cycles [--sizes 320x240,640x480] [--samples 16,64]
+    .venv/bin/python scripts/bench.py --effects [--rounds 3]
+
+--quality fast|realistic (or a list, e.g. fast,realistic) sets render.quality
+for every mode; with --vs-peer a list runs each level in every round, beside
+the same peer runs (the levels compared on equal terms on a shared machine).
+
+--effects renders the standard scenes in-process with each realism effect
+alone (render.<effect>=true), all of them (realistic) and none (fast),
+alternating renderers view by view, and prints the cost of each per
+640x480 frame (set-up per scene spread over its views, render, camera
+effects), in CPU time of the process (all its threads: other jobs on a
+shared machine move it less than wall time), as the median over --rounds
+rounds, with one llvmpipe thread (what each worker gets on all cores).
 
 --vs-peer also runs ../shared/bench/peer_pybullet.py (the same job written by
 hand with PyBullet's own renderer) in alternating rounds, twice per round:
@@ -56,8 +69,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT.parent / "shared" / "bench" / "peer_pybullet.py"
 
 
+QUALITY = ["fast"]  # render.quality of every dropsynth run (--quality)
+
+
 def run_dropsynth(scenes: int, views: int, width: int, height: int, mask_format: str, seed: int,
-                  workers: int = 1) -> dict:
+                  workers: int = 1, quality: str | None = None) -> dict:
     from dropsynth import config
     from dropsynth.pipeline import generate
 
@@ -66,6 +82,7 @@ def run_dropsynth(scenes: int, views: int, width: int, height: int, mask_format:
         "scene": {"num_objects": [15, 15]},
         "camera": {"width": width, "height": height},
         "output": {"mask_format": mask_format, "preview": False},
+        "render": {"quality": quality or QUALITY[0]},
     }
     cfg = config.load(None, overrides)
     done = []  # (time, frames done so far)
@@ -117,7 +134,8 @@ def first_frame_latency(workers: int | None, seed: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ds"
         cmd = _cli() + ["generate", "--out", str(out), "--scenes", "2", "--views-per-scene", "5", "--seed",
-                        str(seed), "--set", "output.preview=false", "--no-progress"]
+                        str(seed), "--set", "output.preview=false", "--set", f"render.quality={QUALITY[0]}",
+                        "--no-progress"]
         if workers is not None:
             cmd += ["--workers", str(workers)]
         t0 = time.perf_counter()
@@ -147,8 +165,8 @@ def render_quality() -> str:
     lo, hi = cfg.lights.count
     aa = "off" if cfg.render.msaa == 0 else f"{cfg.render.msaa}x MSAA"
     return (f"pyrender's metallic-roughness BRDF per pixel (textures, base colour, metallic, roughness), "
-            f"{lo}-{hi} lights ({'/'.join(cfg.lights.kinds)}) + ambient, no shadows; anti-aliasing {aa} "
-            f"(render.msaa={cfg.render.msaa})")
+            f"{lo}-{hi} lights ({'/'.join(cfg.lights.kinds)}) + ambient; anti-aliasing {aa} "
+            f"(render.msaa={cfg.render.msaa}); render.quality={','.join(QUALITY)}")
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -182,7 +200,8 @@ def run_workers(workers: int, frames: int, views: int, width: int, height: int, 
         out = Path(tmp) / "ds"
         cmd = [sys.executable, "-m", "dropsynth.cli", "generate", "--out", str(out), "--scenes", str(scenes),
                "--views-per-scene", str(views), "--width", str(width), "--height", str(height), "--seed", str(seed),
-               "--set", "scene.num_objects=[15, 15]", "--set", "output.preview=false", "--workers", str(workers),
+               "--set", "scene.num_objects=[15, 15]", "--set", "output.preview=false",
+               "--set", f"render.quality={QUALITY[0]}", "--workers", str(workers),
                "--no-progress"]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -242,7 +261,14 @@ def main() -> None:
     ap.add_argument("--sizes", default="320x240,640x480", help="with --renderer cycles")
     ap.add_argument("--samples", default="16,64", help="with --renderer cycles: samples per pixel")
     ap.add_argument("--mixed-frames", type=int, default=40, help="with --renderer cycles: frames of the mixed run")
+    ap.add_argument("--quality", default="fast", help="render.quality: fast, realistic, or a comma-separated "
+                                                      "list (with --vs-peer: each level in every round)")
+    ap.add_argument("--effects", action="store_true", help="only the cost per frame of each realism effect")
     a = ap.parse_args()
+    QUALITY[:] = [q.strip() for q in a.quality.split(",")]
+    if a.effects:
+        effect_costs(a.rounds, a.width, a.height, a.seed)
+        return
     from dropsynth.pipeline import default_workers
 
     cores = a.cores or default_workers()
@@ -282,29 +308,37 @@ def main() -> None:
           f"PNG files on disk")
     print(f"render: {result['render']}", flush=True)
     if a.vs_peer:
-        rows = {"1 worker": ([], []), f"all cores ({cores})": ([], [])}
+        rows = {}
+        for q in QUALITY:
+            tag = f", {q}" if len(QUALITY) > 1 else ""
+            rows[f"1 worker{tag}"] = ([], [])
+            rows[f"all cores ({cores}){tag}"] = ([], [])
         # As many scenes as the peers together, rounded up to whole shards per
         # worker (an unequal last shard would leave a core idle at the end).
         per = 4 * cores  # output.shard_scenes (default 4) per worker
         all_scenes = -(-a.scenes * cores // per) * per
         for r in range(a.rounds):
             seed = a.seed + r
-            d1 = run_dropsynth(a.scenes, a.views, a.width, a.height, a.mask_format, seed)
             p1 = run_peers(1, a.scenes, a.views, a.width, a.height, seed)
-            dn = run_dropsynth(all_scenes, a.views, a.width, a.height, a.mask_format, seed, workers=cores)
+            d1 = {q: run_dropsynth(a.scenes, a.views, a.width, a.height, a.mask_format, seed, quality=q)
+                  for q in QUALITY}
             pn = run_peers(cores, a.scenes, a.views, a.width, a.height, seed)
-            for (ours, peer), d, p in zip(rows.values(), (d1, dn), (p1, pn)):
+            dn = {q: run_dropsynth(all_scenes, a.views, a.width, a.height, a.mask_format, seed, workers=cores,
+                                   quality=q) for q in QUALITY}
+            runs = [x for q in QUALITY for x in ((d1[q], p1), (dn[q], pn))]
+            for (ours, peer), (d, p) in zip(rows.values(), runs):
                 ours.append(d)
                 peer.append(p)
-            print(f"round {r + 1}: 1 worker: dropsynth {d1['frames_per_s']:.2f} (wall {d1['frames_per_s_wall']:.2f}), "
-                  f"peer {p1:.2f} frames/s; all cores ({cores}): dropsynth {dn['frames_per_s']:.2f} "
-                  f"(wall {dn['frames_per_s_wall']:.2f}, {dn['frames']} frames), peer x{cores} {pn:.2f} frames/s",
-                  flush=True)
+            for q in QUALITY:
+                print(f"round {r + 1} ({q}): 1 worker: dropsynth {d1[q]['frames_per_s']:.2f} "
+                      f"(wall {d1[q]['frames_per_s_wall']:.2f}), peer {p1:.2f} frames/s; all cores ({cores}): "
+                      f"dropsynth {dn[q]['frames_per_s']:.2f} (wall {dn[q]['frames_per_s_wall']:.2f}, "
+                      f"{dn[q]['frames']} frames), peer x{cores} {pn:.2f} frames/s", flush=True)
         result["comparison"] = {}
         # The machine may be shared: besides the ratio of the medians, the
         # median of each round's own ratio (its two runs ran back to back).
         print(f"\nmedian of {a.rounds} rounds (frames/s)   dropsynth   peer   ratio   median ratio per round")
-        for name, (ours, peer) in rows.items():
+        for name, (ours, peer) in rows.items():  # noqa: B007
             med = sorted(ours, key=lambda x: x["frames_per_s"])[len(ours) // 2]
             pm = statistics.median(peer)
             per_round = statistics.median(o["frames_per_s"] / p for o, p in zip(ours, peer))
@@ -313,9 +347,9 @@ def main() -> None:
                                           "rounds": [{"dropsynth": o["frames_per_s"],
                                                       "dropsynth_wall": o["frames_per_s_wall"], "peer": p}
                                                      for o, p in zip(ours, peer)]}
-            print(f"{name:31s} {med['frames_per_s']:9.2f} {pm:6.2f} {med['frames_per_s'] / pm:7.2f} "
+            print(f"{name:42s} {med['frames_per_s']:9.2f} {pm:6.2f} {med['frames_per_s'] / pm:7.2f} "
                   f"{per_round:9.2f}")
-        d = result["comparison"]["1 worker"]["dropsynth"]
+        d = result["comparison"][next(iter(rows))]["dropsynth"]
     else:
         d = run_dropsynth(a.scenes, a.views, a.width, a.height, a.mask_format, a.seed)
         result["dropsynth"] = d
@@ -330,6 +364,59 @@ def main() -> None:
         result["first_frame_s"] = report_first_frame(a.rounds, a.seed, cores)
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+def effect_costs(rounds: int, width: int, height: int, seed: int, scenes: int = 4) -> dict:
+    """ms per frame of each realism effect alone, all (realistic) and none (fast); see --effects."""
+    os.environ.setdefault("LP_NUM_THREADS", "1")
+    from dropsynth import config
+    from dropsynth.pipeline import selected_catalog
+    from dropsynth.render import post, realism
+    from dropsynth.render.pyrender_backend import PyrenderRenderer
+    from dropsynth.scenes import builders
+    from dropsynth.scenes.physics import PhysicsWorld
+
+    levels = {"fast": {}, **{e: {e: True} for e in realism.EFFECTS}, "realistic (all)": {"quality": "realistic"}}
+    cfgs = {k: config.load(None, {"scene": {"num_objects": [15, 15]}, "views_per_scene": 5,
+                                  "camera": {"width": width, "height": height}, "render": v})
+            for k, v in levels.items()}
+    base = cfgs["fast"]
+    _, catalog = selected_catalog(base)
+    build = builders.get(base.scene.builder)
+    with PhysicsWorld() as world:
+        settled = [world.settle(build(base, catalog, seed, s), base.physics, seed=seed) for s in range(scenes)]
+    renderers = {k: PyrenderRenderer(width, height, render_cfg=c.render) for k, c in cfgs.items()}
+    per_round = {k: [] for k in levels}
+    # The renderers are left to the process's exit: pyrender's delete() terminates the EGL
+    # display they share, which would break the ones still open.
+    for r in range(rounds + 1):  # round 0 warms up (shader compilation, mesh upload)
+        spent = dict.fromkeys(levels, 0.0)
+        frames = 0
+        for st in settled:
+            for k, rend in renderers.items():
+                t = time.process_time()
+                rend.set_scene(st, seed=seed)
+                spent[k] += time.process_time() - t
+            for v, cam in enumerate(st.spec.cameras):
+                frames += 1
+                for k, rend in renderers.items():  # alternate view by view
+                    t = time.process_time()
+                    lens = realism.view_lens(cfgs[k].render, seed, st.spec.scene_index, v) if rend.effects else None
+                    f = rend.render(cam, lens)
+                    if lens is not None:
+                        post.apply(f.rgb, f.depth_m, cam.K, lens)
+                    spent[k] += time.process_time() - t
+        if r:
+            for k in levels:
+                per_round[k].append(1000 * spent[k] / frames)
+    med = {k: statistics.median(v) for k, v in per_round.items()}
+    print(f"render + camera effects per {width}x{height} frame (CPU ms of this process, all its threads: "
+          f"steadier than wall time on a shared machine; scene set-up spread over its views; one llvmpipe "
+          f"thread; median of {rounds} rounds, renderers alternating view by view)")
+    print(f"{'effect':24s} {'ms/frame':>9s} {'cost':>7s}")
+    for k in levels:
+        print(f"{k:24s} {med[k]:9.1f} {med[k] - med['fast']:+7.1f}")
+    return med
 
 
 def report_first_frame(rounds: int, seed: int, cores: int) -> dict:

@@ -30,6 +30,9 @@ out vec2 uv_0;
 #ifdef COLOR_0_LOC
 out vec4 color_multiplier;
 #endif
+#ifdef VARIATION
+out vec3 local_position;
+#endif
 
 void main()
 {
@@ -48,5 +51,8 @@ void main()
 #endif
 #ifdef COLOR_0_LOC
     color_multiplier = color_0;
+#endif
+#ifdef VARIATION
+    local_position = position;
 #endif
 }

@@ -57,7 +57,8 @@ def test_view_stream_differs_from_scene_stream():
 def test_stream_codes_are_fixed():
     """Renumbering a stream silently changes every dataset made with an old seed."""
     assert STREAMS == {"placement": 1, "materials": 2, "camera": 3, "lights": 4, "noise": 5, "assets": 6,
-                       "fixtures": 7, "distractors": 8, "render": 9, "grasps": 16}
+                       "fixtures": 7, "distractors": 8, "render": 9, "grasps": 16, "surfaces": 20, "looks": 21,
+                       "lens": 22, "shadows": 23, "resettle": 24}
     assert len(set(STREAMS.values())) == len(STREAMS)
 
 
