@@ -374,7 +374,8 @@ class ShardWorker:
         if self.cycles is None:
             from dropsynth.render.cycles_backend import CyclesRenderer, CyclesSettings
 
-            threads = cycles_plan.threads_per_worker(self.cfg, self.job.workers)
+            # the processes that run, not those asked for: a pool never starts more than there are shards
+            threads = cycles_plan.threads_per_worker(self.cfg, max(1, min(self.job.workers, self.job.n_shards)))
             self.cycles = CyclesRenderer(self.cfg.camera.width, self.cfg.camera.height,
                                          CyclesSettings.from_config(self.cfg.render, threads))
             self._hdris = cycles_plan.hdri_set(self.cfg)
@@ -505,9 +506,9 @@ class ShardWorker:
 
                     frame = dataclasses.replace(frame, rgb=composite_background(frame.rgb, frame.depth_m,
                                                                                 spec.background))
-                if lens is not None:  # render.quality / realism: camera effects, RGB only
-                    frame = dataclasses.replace(frame, rgb=self._post(frame, camera, lens))
                 frame, renderer_name = self._renderer_choice(s, v, settled, camera, frame, scene_state)
+                if lens is not None:  # render.quality / realism: the camera's effects on whichever RGB, labels untouched
+                    frame = dataclasses.replace(frame, rgb=self._post(frame, camera, lens))
                 amodal = None
                 if cfg.output.amodal or cfg.output.min_visible_fraction > 0:
                     amodal = self.renderer.amodal_masks()

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install dropsynth into ./.venv, with the system OpenGL libraries it needs
 # (EGL + Mesa's llvmpipe for headless rendering) when they are missing.
-# Usage: bash scripts/setup.sh [--test] [--utility] [--cycles]
+# Usage: bash scripts/setup.sh [--test] [--utility] [--consumers] [--cycles]
 #   --test adds the test dependencies, --utility the utility benchmark's (torch, ultralytics),
-#   --cycles Blender Cycles (bpy: Python 3.11 only; it pins numpy < 2)
+#   --consumers FiftyOne, Datumaro, supervision and OpenCV (the consumer tests),
+#   --cycles Blender Cycles (bpy: Python 3.11 only; it pins numpy < 2; with the X11
+#   client libraries bpy links against, installed through apt-get when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,8 +63,11 @@ if [[ " ${extras[*]} " == *" utility "* ]] && ! .venv/bin/python -c "import torc
   # A matching torch/torchvision pair; on x86_64 with Python 3.11 pip takes both from this machine's wheel cache.
   quiet .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 fi
-if [[ " ${extras[*]} " == *" cycles "* ]] && ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-  echo "setup: --cycles needs Python 3.11 (bpy 5.0 is built for it only); run with PYTHON=python3.11" >&2; exit 2
+if [[ " ${extras[*]} " == *" cycles "* ]]; then
+  if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    echo "setup: --cycles needs Python 3.11 (bpy 5.0 is built for it only); run with PYTHON=python3.11" >&2; exit 2
+  fi
+  bash scripts/cycles_libs.sh
 fi
 spec="."
 [ ${#extras[@]} -gt 0 ] && spec=".[$(IFS=,; echo "${extras[*]}")]"

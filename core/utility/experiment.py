@@ -110,8 +110,16 @@ def load_study(path: str | Path) -> dict:
             if k not in TRAIN_KEYS:
                 _fail(path, f"trainings.{name}.{k}", f"unknown key (known: {', '.join(sorted(TRAIN_KEYS))})")
         for k in ("data", "val"):
-            if k in spec and spec[k] not in datasets:
+            if k in spec and (not isinstance(spec[k], str) or spec[k] not in datasets):
                 _fail(path, f"trainings.{name}.{k}", f"no dataset named {spec[k]!r}")
+        for k in ("epochs", "imgsz", "seed", "batch"):
+            v = spec.get(k)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < (0 if k == "seed" else 1)):
+                _fail(path, f"trainings.{name}.{k}", f"a positive integer is needed, got {v!r}")
+        if spec.get("time_h") is not None and (not isinstance(spec["time_h"], (int, float)) or spec["time_h"] <= 0):
+            _fail(path, f"trainings.{name}.time_h", f"a number of hours > 0 is needed, got {spec['time_h']!r}")
+        if spec.get("task", "detect") not in ("detect", "segment"):
+            _fail(path, f"trainings.{name}.task", f"detect or segment, got {spec['task']!r}")
         if "data" not in spec:
             _fail(path, f"trainings.{name}.data", "missing: the dataset to train on")
         frac = spec.get("fraction", 1.0)
@@ -121,7 +129,7 @@ def load_study(path: str | Path) -> dict:
     if not isinstance(tests, list) or not tests:
         _fail(path, "tests", "a non-empty list of dataset names is needed")
     for t in tests:
-        if t not in datasets:
+        if not isinstance(t, str) or t not in datasets:
             _fail(path, "tests", f"no dataset named {t!r}")
     train_seeds = {}
     for name, spec in trainings.items():
@@ -137,13 +145,29 @@ def load_study(path: str | Path) -> dict:
             _fail(path, f"datasets.{t}.seed", f"{d['seed']} is also the seed of {train_seeds[d['seed']]!r}, which "
                   f"is trained on: a test set must hold scenes no model trained on")
     compare = study.get("compare") or list(trainings)
+    if not isinstance(compare, list):
+        _fail(path, "compare", "a list of training names is needed")
     for c in compare:
-        if c not in trainings:
+        if not isinstance(c, str) or c not in trainings:
             _fail(path, "compare", f"no training named {c!r}")
     study["compare"] = compare
     study["out"] = str((base / study.get("out", "utility")).resolve())
     study["_file"] = str(path.resolve())
     return study
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the dataset's config ({e.strerror or e})") from None
+
+
+def _data_id(dataset: Path) -> str:
+    """What a training or a score depends on: the dataset's COCO file."""
+    return _sha256(dataset / "annotations" / "instances.json")
 
 
 def _cli_value(v) -> str:
@@ -170,6 +194,8 @@ def _dataset(name: str, spec: dict, out: Path, workers: int | None, log: Callabl
                 "cost": "run.json stage CPU seconds" if cpu else "unknown", "reused": True}
     d = out / "datasets" / name
     want = {k: spec.get(k) for k in ("seed", "scenes", "views_per_scene", "config", "set", "preset")}
+    if spec.get("config"):  # an edited config file is another dataset
+        want["config_sha256"] = _sha256(Path(spec["config"]))
     rec_path = d / RECORD
     if (d / "run.json").is_file() and rec_path.is_file():
         rec = json.loads(rec_path.read_text())
@@ -217,6 +243,9 @@ def _training(name: str, spec: dict, ds: dict, out: Path, device: str, log) -> d
                     time_h=spec.get("time_h"), seed=int(spec.get("seed", 0)), task=spec.get("task", "detect"),
                     model=spec.get("model"), batch=int(spec.get("batch", 16)),
                     fraction=float(spec.get("fraction", 1.0)))
+    settings["data_id"] = _data_id(Path(settings["data"]))
+    if settings["val"]:
+        settings["val_id"] = _data_id(Path(settings["val"]))
     meta = run / TRAIN_META
     if meta.is_file():
         rec = json.loads(meta.read_text())
@@ -259,10 +288,12 @@ def run_experiment(config_path: str | Path, *, out: str | Path | None = None, de
         scores[tname] = {}
         for test in study["tests"]:
             pred_path = out / "predictions" / f"{tname}__{test}.json"
-            weights = Path(rec["weights"])
-            if not (pred_path.is_file() and pred_path.stat().st_mtime >= weights.stat().st_mtime):
+            key_path = pred_path.with_name(pred_path.name + ".key")
+            key = json.dumps({"weights": _sha256(Path(rec["weights"])), "test": _data_id(Path(ds[test]["path"]))})
+            if not (pred_path.is_file() and key_path.is_file() and key_path.read_text() == key):
                 log(f"predict {tname} on {test}")
                 predict(rec["weights"], ds[test]["path"], pred_path, device=device)
+                key_path.write_text(key)
             gt_path = Path(ds[test]["path"]) / "annotations" / "instances.json"
             s = score(load_json(gt_path, "ground truth"), load_json(pred_path, "results"),
                       gt_name=str(gt_path), pred_name=str(pred_path))
@@ -281,12 +312,18 @@ def run_experiment(config_path: str | Path, *, out: str | Path | None = None, de
         report["trainings"][n]["data_name"] = spec["data"]
         report["trainings"][n]["gen_cpu_s"] = round(d["gen_cpu_s"] * frac, 2) if d.get("gen_cpu_s") else None
     js = out / "report.json"
-    js.write_text(json.dumps(report, indent=2) + "\n")
+    _write_atomic(js, json.dumps(report, indent=2) + "\n")
     md = out / "report.md"
-    md.write_text(_markdown(report))
+    _write_atomic(md, _markdown(report))
     plot = out / "report.png"
     _plot(report, plot)
     return {"report_md": str(md), "report_json": str(js), "plot": str(plot), "report": report}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _markdown(rep: dict) -> str:

@@ -97,7 +97,9 @@ def predict(model: str | Path, images: str | Path, out: str | Path | None = None
                        "score": round(float(scores[k]), 5)}
                 if polys is not None:
                     pts = polys[k].reshape(-1)
-                    rec["segmentation"] = [[round(float(v), 2) for v in pts]] if len(pts) >= 6 else []
+                    if len(pts) < 6:  # a mask too small to trace: its box stands in for the polygon
+                        pts = [x0, y0, x1, y0, x1, y1, x0, y1]
+                    rec["segmentation"] = [[round(float(v), 2) for v in pts]]
                 results.append(rec)
     if out is not None:
         out = Path(out)

@@ -53,6 +53,13 @@ def _check_gt(gt, where: str) -> None:
             raise DropsynthError(f"{where}: no '{key}' list; not a COCO instances file")
 
 
+def _valid_segmentation(seg) -> bool:
+    if isinstance(seg, dict):
+        return "size" in seg and "counts" in seg
+    return (isinstance(seg, list) and len(seg) > 0 and
+            all(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in seg))
+
+
 def gt_as_results(gt: dict, iou_type: str = "bbox") -> list[dict]:
     """The ground truth written as results (score 1), with file and category
     names: a perfect detector's output, for checking the scorer."""
@@ -146,9 +153,13 @@ def score(gt: dict, results: list, *, iou_type: str = "bbox", gt_name: str = "gr
             raise DropsynthError(f"{pred_name}: result {i}: bbox must be 4 finite numbers [x, y, w, h]")
         m = {"image_id": img_id, "category_id": cat_id, "bbox": bbox, "score": s}
         if iou_type == "segm":
-            if "segmentation" not in r:
+            seg = r.get("segmentation")
+            if seg is None:
                 raise DropsynthError(f"{pred_name}: result {i}: no 'segmentation' (needed for --iou segm)")
-            m["segmentation"] = r["segmentation"]
+            if not _valid_segmentation(seg):
+                raise DropsynthError(f"{pred_name}: result {i}: segmentation must be RLE ({{size, counts}}) or a "
+                                     f"non-empty list of polygons of at least 3 points")
+            m["segmentation"] = seg
         matched.append(m)
 
     gt = dict(gt)

@@ -127,6 +127,11 @@ def test_study_file_errors_name_the_key(tmp_path):
         ({"datasets": {"tr": {"seed": 1, "scenes": "four"}, "te": {"seed": 2, "scenes": 2}}}, "datasets.tr.scenes"),
         ({"compare": ["b"]}, "compare"),
         ({"outt": "x"}, "outt"),
+        ({"tests": [["te"]]}, "tests"),
+        ({"compare": "a"}, "compare"),
+        ({"trainings": {"a": {"data": "tr", "epochs": "ten"}}}, "trainings.a.epochs"),
+        ({"trainings": {"a": {"data": ["tr"]}}}, "trainings.a.data"),
+        ({"trainings": {"a": {"data": "tr", "task": "pose"}}}, "trainings.a.task"),
     ]
     for change, key in cases:
         f.write_text(yaml.safe_dump({**base, **change}))

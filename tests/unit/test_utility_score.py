@@ -118,3 +118,13 @@ def test_bad_files_are_one_line_errors(tmp_path):
     (tmp_path / "notcoco.json").write_text("[]")
     with pytest.raises(DropsynthError, match="notcoco.json: not a COCO instances file"):
         score_files(tmp_path / "notcoco.json", bad)
+
+
+def test_segm_results_without_a_usable_mask_are_one_line_errors():
+    gt = _gt([[("mug", (10, 10, 30, 20))]])
+    gt["annotations"][0]["segmentation"] = [[10, 10, 40, 10, 40, 30, 10, 30]]
+    ok = gt_as_results(gt, "segm")
+    assert score(gt, ok, iou_type="segm")["AP"] == pytest.approx(1.0)
+    for bad in ([], [[1, 2, 3, 4]], "x", {"counts": "abc"}):
+        with pytest.raises(DropsynthError, match=r"result 0: segmentation must be RLE"):
+            score(gt, [{**ok[0], "segmentation": bad}], iou_type="segm")
