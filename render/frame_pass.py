@@ -156,6 +156,23 @@ def _lights(scene, light_nodes: list) -> tuple:
     return len(nodes), pos, rad, spot, cone
 
 
+
+def _draw_primitive(GL, primitive, cull: bool | None) -> bool:
+    """Draw one pyrender primitive, all its instances, culling back faces
+    unless its material is double-sided; ``cull`` is the culling state set
+    so far (None: unknown), the state now set is returned."""
+    want_cull = not primitive.material.doubleSided
+    if want_cull != cull:
+        (GL.glEnable if want_cull else GL.glDisable)(GL.GL_CULL_FACE)
+        cull = want_cull
+    primitive._bind()
+    n_inst = 1 if primitive.poses is None else len(primitive.poses)
+    if primitive.indices is not None:
+        GL.glDrawElementsInstanced(primitive.mode, primitive.indices.size, GL.GL_UNSIGNED_INT, None, n_inst)
+    else:
+        GL.glDrawArraysInstanced(primitive.mode, 0, len(primitive.positions), n_inst)
+    return cull
+
 class FramePass:
     """Renders (rgb, depth_m, instance_ids) of a pyrender scene from its main camera.
 
@@ -417,17 +434,7 @@ class FramePass:
                     GL.glUniformMatrix4fv(prog.loc("V"), 1, GL.GL_TRUE, view_proj)
                     GL.glUniformMatrix4fv(prog.loc("P"), 1, GL.GL_TRUE, eye)
                 GL.glUniformMatrix4fv(prog.loc("M"), 1, GL.GL_TRUE, pose)
-                want_cull = not primitive.material.doubleSided
-                if want_cull != cull:
-                    (GL.glEnable if want_cull else GL.glDisable)(GL.GL_CULL_FACE)
-                    cull = want_cull
-                primitive._bind()
-                n_inst = 1 if primitive.poses is None else len(primitive.poses)
-                if primitive.indices is not None:
-                    GL.glDrawElementsInstanced(primitive.mode, primitive.indices.size, GL.GL_UNSIGNED_INT, None,
-                                               n_inst)
-                else:
-                    GL.glDrawArraysInstanced(primitive.mode, 0, len(primitive.positions), n_inst)
+                cull = _draw_primitive(GL, primitive, cull)
         GL.glUseProgram(0)
         GL.glBindVertexArray(0)
 
@@ -481,6 +488,7 @@ class FramePass:
 
         frame_id, V, P, cam_pos, ambient, (n_lights, lpos, lrad, lspot, lcone) = frame
         key = (frame_id, ids_only)
+        GL.glCullFace(GL.GL_BACK)
         cull = None
         for node in draw_order:
             if not node.mesh.is_visible:
@@ -527,18 +535,7 @@ class FramePass:
                             tex._bind()
                             GL.glUniform1i(prog.loc(name), unit)
                             unit += 1
-                want_cull = not material.doubleSided
-                if want_cull != cull:
-                    (GL.glEnable if want_cull else GL.glDisable)(GL.GL_CULL_FACE)
-                    GL.glCullFace(GL.GL_BACK)
-                    cull = want_cull
-                primitive._bind()
-                n_inst = 1 if primitive.poses is None else len(primitive.poses)
-                if primitive.indices is not None:
-                    GL.glDrawElementsInstanced(primitive.mode, primitive.indices.size, GL.GL_UNSIGNED_INT, None,
-                                               n_inst)
-                else:
-                    GL.glDrawArraysInstanced(primitive.mode, 0, len(primitive.positions), n_inst)
+                cull = _draw_primitive(GL, primitive, cull)
         GL.glUseProgram(0)
         GL.glBindVertexArray(0)
 
@@ -595,11 +592,9 @@ class FramePass:
         GL.glDepthFunc(GL.GL_LEQUAL)
         GL.glDepthMask(GL.GL_FALSE)
         GL.glDisable(GL.GL_CULL_FACE)
-        vao = GL.glGenVertexArrays(1)
-        GL.glBindVertexArray(vao)
-        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
-        GL.glBindVertexArray(0)
-        GL.glDeleteVertexArrays(1, [vao])
+        from dropsynth.render.gl import draw_fullscreen_triangle
+
+        draw_fullscreen_triangle()
         GL.glUseProgram(0)
         GL.glDepthMask(GL.GL_TRUE)
         GL.glDepthFunc(GL.GL_LESS)

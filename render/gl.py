@@ -50,3 +50,16 @@ def ensure_gl() -> None:
             f"cannot load OpenGL through {os.environ['PYOPENGL_PLATFORM']} ({type(e).__name__}: {e}); "
             f"install the system libraries with: sudo {APT_HINT}") from None
     _ready = True
+
+
+def draw_fullscreen_triangle() -> None:
+    """One triangle over the whole viewport (the vertex shader makes its
+    corners from gl_VertexID), drawn with a throw-away VAO, which a core
+    profile needs even without vertex attributes."""
+    from OpenGL import GL
+
+    vao = GL.glGenVertexArrays(1)
+    GL.glBindVertexArray(vao)
+    GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+    GL.glBindVertexArray(0)
+    GL.glDeleteVertexArrays(1, [vao])

@@ -247,11 +247,9 @@ class ShadowMaps:
             GL.glUniformMatrix4fv(prog.loc("top_vp"), 1, GL.GL_TRUE, self.top_vp)
             GL.glUniform1f(prog.loc("ao_radius"), self.ao_radius)
         GL.glUniform3fv(prog.loc("light_dir"), MAX_SHADOWS, self.light_dirs)
-        vao = GL.glGenVertexArrays(1)
-        GL.glBindVertexArray(vao)
-        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
-        GL.glBindVertexArray(0)
-        GL.glDeleteVertexArrays(1, [vao])
+        from dropsynth.render.gl import draw_fullscreen_triangle
+
+        draw_fullscreen_triangle()
         GL.glUseProgram(0)
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)

@@ -97,7 +97,7 @@ from pathlib import Path
 import numpy as np
 
 from dropsynth.errors import DropsynthError
-from dropsynth.writers.files import check_replaceable, link_or_copy
+from dropsynth.writers.files import check_replaceable, link_or_copy, swap_into_place
 
 MARKER = ".dropsynth_bop"
 MM = 1000.0
@@ -434,19 +434,6 @@ def _prepare_out(out: Path, src: Path, overwrite: bool) -> None:
                 shutil.rmtree(p, ignore_errors=True)
 
 
-def _swap_in(tmp: Path, out: Path) -> None:
-    old = None
-    if out.is_dir():
-        if any(out.iterdir()):
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.rename(out, old)
-        else:
-            out.rmdir()
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 # --- the export ---------------------------------------------------------------
 
 
@@ -609,7 +596,7 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
                            for m in ordered if m.primitive is not None},
         }
         (tmp / "dropsynth_export.json").write_text(json.dumps(export_info, indent=2))
-        _swap_in(tmp, out)
+        swap_into_place(tmp, out)
     except OSError as e:
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
         raise DropsynthError(f"{out}: writing the BOP export failed: {e.strerror or e}{where}") from None

@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 
 from dropsynth.errors import ConfigError, DropsynthError
-from dropsynth.writers.files import check_replaceable, link_or_copy
+from dropsynth.writers.files import check_replaceable, link_or_copy, swap_into_place
 from dropsynth.writers.splits import DEFAULT_RATIOS, assign_splits, normalize_ratios, scene_key
 
 __all__ = ["export_datumaro", "MARKER"]
@@ -53,7 +53,7 @@ def export_datumaro(dataset_dir: str | Path, out_dir: str | Path | None = None,
     out = (dataset_dir / "datumaro" if out_dir is None else Path(out_dir)).resolve()
     if out == dataset_dir or out in dataset_dir.parents:
         raise ConfigError(f"{out}: the export folder must not be the dataset folder or contain it")
-    replace = check_replaceable(out, overwrite, MARKER, "Datumaro")
+    check_replaceable(out, overwrite, MARKER, "Datumaro")  # refuses what it may not replace
     try:
         keys = [scene_key(img) for img in coco["images"]]
     except (KeyError, TypeError, ValueError) as e:
@@ -95,15 +95,7 @@ def export_datumaro(dataset_dir: str | Path, out_dir: str | Path | None = None,
             counts[name] = {"images": len(imgs), "annotations": len(anns)}
         (tmp / MARKER).write_text(json.dumps({"tool": "dropsynth", "source": str(dataset_dir), "ratios": norm,
                                               "seed": int(seed), "counts": counts}, indent=2) + "\n")
-        if replace:
-            trash = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, trash)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            if out.is_dir():
-                out.rmdir()  # empty, checked above
-            os.replace(tmp, out)
+        swap_into_place(tmp, out)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DropsynthError(f"{out}: Datumaro export failed ({e.strerror or e}: {e.filename or ''})") from None

@@ -38,3 +38,20 @@ def check_replaceable(out: Path, overwrite: bool, marker: str, kind: str) -> boo
         raise ConfigError(f"{out}: not empty and not a dropsynth {kind} export (no {marker}); refusing to delete "
                           f"it, choose another folder")
     return True
+
+
+def swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished folder ``tmp`` to ``out``: a previous export there
+    (checked replaceable by :func:`check_replaceable`) is moved aside first
+    and deleted after, an empty folder is removed, so ``out`` is never seen
+    half-written."""
+    old = None
+    if out.is_dir():
+        if any(out.iterdir()):
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+        else:
+            out.rmdir()
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

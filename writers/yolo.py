@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from dropsynth.errors import ConfigError, DropsynthError
-from dropsynth.writers.files import check_replaceable, link_or_copy
+from dropsynth.writers.files import check_replaceable, link_or_copy, swap_into_place
 from dropsynth.writers.splits import DEFAULT_RATIOS, assign_splits, normalize_ratios, scene_key
 
 __all__ = ["export_yolo", "yolo_box", "yolo_polygon", "largest_polygon", "object_mask", "center_polygon", "MARKER",
@@ -255,7 +255,7 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
     out = (dataset_dir / "yolo" if out_dir is None else Path(out_dir)).resolve()
     if out == dataset_dir or out in dataset_dir.parents:
         raise ConfigError(f"{out}: the export folder must not be the dataset folder or contain it")
-    replace = _check_out_dir(out, overwrite)
+    _check_out_dir(out, overwrite)  # refuses what it may not replace
 
     try:
         cats = sorted(coco["categories"], key=lambda c: int(c["id"]))
@@ -344,16 +344,7 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
         (tmp / MARKER).write_text(json.dumps({
             "tool": "dropsynth", "source": str(dataset_dir), "task": task, "ratios": norm, "seed": int(seed),
             **({"polygon_convention": convention} if task == "segment" else {}), "counts": counts}, indent=2) + "\n")
-        # Swap the finished folder into place.
-        if replace:
-            trash = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, trash)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            if out.is_dir():
-                out.rmdir()  # empty, checked above
-            os.replace(tmp, out)
+        swap_into_place(tmp, out)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DropsynthError(f"{out}: YOLO export failed ({e.strerror or e}: {e.filename or ''})") from None
