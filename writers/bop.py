@@ -88,16 +88,15 @@ when it is a previous BOP export (it holds ``.dropsynth_bop``).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dropsynth.errors import DropsynthError
-from dropsynth.writers.files import check_replaceable, link_or_copy, swap_into_place
+from dropsynth.writers.dataset import open_dataset
+from dropsynth.writers.files import check_replaceable, export_folder, link_or_copy
 
 MARKER = ".dropsynth_bop"
 MM = 1000.0
@@ -107,16 +106,6 @@ _SPLIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 # --- small helpers ------------------------------------------------------------
-
-
-def _read_json(path: Path, dataset: Path):
-    if not path.is_file():
-        raise DropsynthError(f"{path}: not found; is {dataset} a finished dropsynth dataset?")
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DropsynthError(f"{path}: not valid JSON ({e})") from None
 
 
 def _read_png(path: Path) -> np.ndarray:
@@ -161,16 +150,6 @@ def _mat(value, shape, where: str) -> np.ndarray:
     if a is None or a.shape != shape or not np.all(np.isfinite(a)):
         raise DropsynthError(f"{where}: must be a {shape[0]}x{shape[1]} matrix of numbers")
     return a
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --- models -------------------------------------------------------------------
@@ -426,12 +405,6 @@ def _prepare_out(out: Path, src: Path, overwrite: bool) -> None:
     if out.resolve() == src.resolve() or src.resolve().is_relative_to(out.resolve()):
         raise DropsynthError(f"{out}: the BOP output must not be the dataset folder or contain it")
     check_replaceable(out, overwrite, MARKER, "BOP")
-    # temporaries left by a killed export
-    if out.parent.is_dir():
-        for p in out.parent.glob(f".{out.name}.tmp-*"):
-            pid = p.name.rsplit("-", 1)[-1]
-            if p.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
-                shutil.rmtree(p, ignore_errors=True)
 
 
 # --- the export ---------------------------------------------------------------
@@ -442,17 +415,11 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
     (default ``<dataset_dir>/bop``); returns the output folder. See the module
     docstring for the layout and the conventions."""
     src = Path(dataset_dir)
-    coco_path = src / "annotations" / "instances.json"
-    run_path = src / "run.json"
     if not isinstance(split, str) or not _SPLIT_RE.match(split):
         raise DropsynthError(f"split: must be a folder name such as 'train_pbr', got {split!r}")
-    coco = _read_json(coco_path, src)
-    run = _read_json(run_path, src)
-    for key in ("images", "annotations"):
-        if not isinstance(coco, dict) or not isinstance(coco.get(key), list):
-            raise DropsynthError(f"{coco_path}: '{key}' missing or not a list")
-    if not isinstance(run, dict):
-        raise DropsynthError(f"{run_path}: not a dropsynth run.json (a JSON object is expected)")
+    ds = open_dataset(src)
+    coco, coco_path, run_path = ds.coco, ds.coco_path, ds.run_path
+    run = ds.require_run("the BOP export needs the run's run.json (its asset packs)")
     out = Path(out_dir) if out_dir is not None else src / "bop"
     _prepare_out(out, src, overwrite)
 
@@ -460,8 +427,6 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
     need_img = ("id", "width", "height", "scene_id", "view_id", "K", "world_T_cam", "file_name", "depth_file",
                 "depth_scale", "instances_file")
     for i, img in enumerate(images):
-        if not isinstance(img, dict):
-            raise DropsynthError(f"{coco_path}: images[{i}]: not a JSON object")
         missing = [k for k in need_img if k not in img]
         if missing:
             raise DropsynthError(f"{coco_path}: images[{i}]: missing {', '.join(missing)} (not a dropsynth dataset?)")
@@ -491,11 +456,7 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
     from dropsynth.annotate import rle_to_mask
 
     models = _Models(run, run_path)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        tmp.mkdir(parents=True)
+    with export_folder(out, "BOP") as tmp:
         (tmp / MARKER).write_text(json.dumps({"tool": "dropsynth", "format": "bop"}) + "\n")
         per_scene: dict[int, dict] = {}
         gt_models: dict[tuple[int, int], list] = {}
@@ -596,13 +557,6 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
                            for m in ordered if m.primitive is not None},
         }
         (tmp / "dropsynth_export.json").write_text(json.dumps(export_info, indent=2))
-        swap_into_place(tmp, out)
-    except OSError as e:
-        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
-        raise DropsynthError(f"{out}: writing the BOP export failed: {e.strerror or e}{where}") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

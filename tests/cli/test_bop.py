@@ -87,7 +87,7 @@ def _ints(v, n):
 
 
 def test_layout_and_documented_keys(dataset, bop, coco):
-    assert bop == dataset / "bop" and not list(dataset.glob(".bop.tmp-*"))
+    assert bop == dataset / "bop" and not list(dataset.glob(".bop.*"))
     scenes = sorted({img["scene_id"] for img in coco["images"]})
     assert sorted(p.name for p in (bop / SPLIT).iterdir()) == [f"{s:06d}" for s in scenes]
     obj_ids = _j(bop / "dropsynth_obj_ids.json")
@@ -346,7 +346,7 @@ def test_errors_name_the_file_and_output_is_only_replaced_when_ours(dataset, bop
     (copy / "run.json").write_text(json.dumps(run))
     with pytest.raises(DropsynthError, match=r"run\.json: rebuilding scene \d+ does not give the annotated objects"):
         export_bop(copy)
-    assert not (copy / "bop").exists() and not list(copy.glob(".bop.tmp-*"))
+    assert not (copy / "bop").exists() and not list(copy.glob(".bop.*"))
 
 
 def test_bop_toolkit_loaders_read_the_files(bop, coco):
