@@ -40,7 +40,8 @@ def image_record(image_index: int, files: dict, camera: CameraSpec, scene_index:
 
 
 def annotation_record(a: Annotation, image_id: int, category_id: int) -> dict:
-    """The COCO ``annotations`` entry of one object, without its ``id``."""
+    """The COCO ``annotations`` entry of one object, without its ``id``; a
+    procedural object also gets ``primitive`` (:func:`primitive_record`)."""
     rec = {
         "image_id": image_id, "category_id": category_id,
         "bbox": [float(v) for v in a.bbox], "area": float(a.area), "iscrowd": 0,
@@ -51,6 +52,20 @@ def annotation_record(a: Annotation, image_id: int, category_id: int) -> dict:
     if a.px_count_all is not None:
         rec.update(bbox_amodal=[float(v) for v in a.bbox_amodal], px_count_all=int(a.px_count_all),
                    visib_fract=round(float(a.visib_fract), 6), segmentation_amodal=a.segmentation_amodal)
+    if a.primitive is not None:
+        rec["primitive"] = primitive_record(a.primitive, a.color_rgba)
+    return rec
+
+
+def primitive_record(p, color_rgba=None) -> dict:
+    """The ``primitive`` key of a procedural object's annotation: ``kind``
+    (box, cylinder, sphere), ``size_m`` (box: full x, y, z extents; cylinder:
+    radius, height; sphere: radius) and its instance colour ``color_rgba``
+    (0..1) when it has one: what an exporter needs to rebuild its model (BOP)
+    from the files alone."""
+    rec = {"kind": str(p.kind), "size_m": [float(s) for s in p.size_m]}
+    if color_rgba is not None:
+        rec["color_rgba"] = [float(c) for c in color_rgba]
     return rec
 
 
