@@ -98,6 +98,14 @@ def _suggest(key: str, valid) -> str:
     return f"; did you mean {near[0]!r}?" if near else ""
 
 
+def _text_lines(path: Path):
+    """(line number from 1, stripped text) of every non-blank line of a text file."""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                yield n, line.strip()
+
+
 def _as_rects(rects, what: str = "rects") -> np.ndarray:
     r = np.asarray(rects, dtype=np.float64)
     if r.ndim == 1 and r.size == 0:
@@ -227,17 +235,13 @@ def read_jacquard(path) -> np.ndarray:
     """
     path = Path(path)
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            parts = line.strip().split(";")
-            try:
-                x, y, t, opening, jaw = (float(p) for p in parts)
-            except ValueError:
-                raise DropsynthError(f"{path}:{n}: expected 'x;y;theta_deg;opening;jaw' (5 numbers), "
-                                     f"got {line.strip()!r}") from None
-            rows.append((x + FILE_PIXEL_OFFSET, y + FILE_PIXEL_OFFSET, -math.radians(t), opening, jaw))
+    for n, line in _text_lines(path):
+        try:
+            x, y, t, opening, jaw = (float(p) for p in line.split(";"))
+        except ValueError:
+            raise DropsynthError(f"{path}:{n}: expected 'x;y;theta_deg;opening;jaw' (5 numbers), "
+                                 f"got {line!r}") from None
+        rows.append((x + FILE_PIXEL_OFFSET, y + FILE_PIXEL_OFFSET, -math.radians(t), opening, jaw))
     return np.array(rows, dtype=np.float64).reshape(-1, 5)
 
 
@@ -268,15 +272,12 @@ def read_cornell(path) -> np.ndarray:
     """
     path = Path(path)
     pts = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                x, y = (float(v) for v in line.split())
-            except ValueError:
-                raise DropsynthError(f"{path}:{n}: expected 'x y' (2 numbers), got {line.strip()!r}") from None
-            pts.append((x, y))
+    for n, line in _text_lines(path):
+        try:
+            x, y = (float(v) for v in line.split())
+        except ValueError:
+            raise DropsynthError(f"{path}:{n}: expected 'x y' (2 numbers), got {line!r}") from None
+        pts.append((x, y))
     if len(pts) % 4:
         raise DropsynthError(f"{path}: {len(pts)} corner lines, not a multiple of 4 (4 corners per rectangle)")
     p = np.array(pts, dtype=np.float64).reshape(-1, 4, 2)
