@@ -477,5 +477,6 @@ def annotate_frame(instance_ids: np.ndarray, settled, camera, *, mask_format: st
         out.append(Annotation(
             instance_id=obj.instance_id, asset_id=f"{obj.asset.pack}/{obj.asset.id}", category=obj.asset.category,
             area=area, bbox=bbox, segmentation=seg,
-            cam_T_obj=cam_T_world @ settled.poses[obj.instance_id], px_count_visib=int(m.area), **extra))
+            cam_T_obj=cam_T_world @ settled.poses[obj.instance_id], px_count_visib=int(m.area),
+            primitive=obj.primitive, color_rgba=obj.color_rgba if obj.primitive is not None else None, **extra))
     return out

@@ -222,6 +222,8 @@ class Annotation:
     visib_fract: float | None = None  # px_count_visib / px_count_all
     bbox_amodal: tuple[int, int, int, int] | None = None  # x, y, w, h of the amodal mask
     segmentation_amodal: dict | None = None  # COCO RLE of the amodal mask
+    primitive: Primitive | None = None  # a procedural object's shape and size, for exporters (BOP models)
+    color_rgba: tuple[float, float, float, float] | None = None  # its instance colour, when it has one
 
 
 @dataclass(frozen=True)

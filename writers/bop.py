@@ -61,25 +61,27 @@ Datasets made without amodal data (``output.amodal`` off): nothing is made up.
 (so that code relying on them fails loudly instead of reading a fake value);
 ``dropsynth_export.json`` says ``"amodal": false``.
 
-Models: every mesh or URDF asset used gets one obj_id (its visual mesh from
+Models: the export reads files only (the COCO file, the PNGs, run.json's
+pack paths and the packs); it imports no config, scene builder or physics.
+Every mesh or URDF asset used gets one obj_id (its visual mesh from
 ``prepare(asset).visual`` scaled by 1000, unreferenced vertices dropped,
 vertex normals, vertex colours, and texture coordinates plus a texture PNG
-when the mesh is textured). Primitives draw their size per instance and the
-COCO file does not record it, so it is *reconstructed*: the scene builder is
-run again from ``run.json`` (resolved config, seed, pack paths; no physics or
-rendering), which reproduces each scene's objects exactly, since a scene
-depends only on (seed, scene index). Each distinct (asset, size) gets its own
-obj_id (in practice one per primitive instance per scene, shared by the
-scene's views) and its instance colour. The reconstruction is checked for
-every annotation: the rebuilt object with that instance id must be the same
-asset, and the model projected with ``K`` and ``cam_T_obj`` must bound the
-object's pixels (the amodal box when there is one); otherwise the export
-stops with an error instead of writing wrong models (e.g. a dataset made by
-another dropsynth version, or with changed packs). Primitive models carry
+when the mesh is textured), read from the run's packs (``pack_paths`` in
+``run.json``, and its config's distractor packs). Primitives draw their size
+per instance, which their COCO annotations record (``primitive``: kind,
+``size_m``, ``color_rgba``; see ``writers.coco.primitive_record``): each
+distinct (asset, size) gets its own obj_id (in practice one per primitive
+instance per scene, shared by the scene's views) and its instance colour;
+a dataset whose primitive annotations lack that key (made before it was
+written) is refused. Every annotation is checked: the model projected with
+``K`` and ``cam_T_obj`` must bound the object's pixels (the amodal box when
+there is one); otherwise the export stops with an error instead of writing
+wrong models (e.g. changed packs or an edited file). Primitive models carry
 BOP symmetries in ``models_info`` (box: 180 degree turns about each axis;
 cylinder: continuous about z plus a flip; sphere: continuous about z and x,
 the closest BOP can express). Obj ids: the mesh assets used, in catalog
-order, then the primitive models in order of first appearance.
+order (packs, then distractor packs), then the primitive models in order of
+first appearance.
 
 Everything is written into a temporary folder next to ``out`` and renamed at
 the end. A non-empty ``out`` is replaced only with ``overwrite=True`` and only
@@ -88,16 +90,15 @@ when it is a previous BOP export (it holds ``.dropsynth_bop``).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dropsynth.errors import DropsynthError
-from dropsynth.writers.files import check_replaceable, link_or_copy, swap_into_place
+from dropsynth.writers.dataset import open_dataset
+from dropsynth.writers.files import check_replaceable, export_folder, link_or_copy
 
 MARKER = ".dropsynth_bop"
 MM = 1000.0
@@ -107,16 +108,6 @@ _SPLIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 # --- small helpers ------------------------------------------------------------
-
-
-def _read_json(path: Path, dataset: Path):
-    if not path.is_file():
-        raise DropsynthError(f"{path}: not found; is {dataset} a finished dropsynth dataset?")
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DropsynthError(f"{path}: not valid JSON ({e})") from None
 
 
 def _read_png(path: Path) -> np.ndarray:
@@ -161,16 +152,6 @@ def _mat(value, shape, where: str) -> np.ndarray:
     if a is None or a.shape != shape or not np.all(np.isfinite(a)):
         raise DropsynthError(f"{where}: must be a {shape[0]}x{shape[1]} matrix of numbers")
     return a
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --- models -------------------------------------------------------------------
@@ -304,78 +285,132 @@ def _write_ply(path: Path, model: _Model) -> dict:
     return info
 
 
+PRIMITIVE_DIMS = {"box": 3, "cylinder": 2, "sphere": 1}  # numbers in a primitive's size_m
+
+
+def _numbers(value, n: int, lo: float, hi: float) -> tuple[float, ...] | None:
+    """``value`` as ``n`` finite numbers in [lo, hi], or None."""
+    if not isinstance(value, list) or len(value) != n:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return None
+    out = tuple(float(v) for v in value)
+    return out if all(np.isfinite(v) and lo <= v <= hi for v in out) else None
+
+
+def _primitive_of(ann: dict, where: str):
+    """(Primitive, colour or None) from an annotation's ``primitive`` record
+    (``writers.coco.primitive_record``); None when it has none."""
+    from dropsynth.types import Primitive
+
+    rec = ann.get("primitive")
+    if rec is None:
+        return None
+    kind = rec.get("kind") if isinstance(rec, dict) else None
+    if kind not in PRIMITIVE_DIMS:
+        raise DropsynthError(f"{where}: primitive.kind: must be one of {', '.join(PRIMITIVE_DIMS)}, got {kind!r}")
+    size = _numbers(rec.get("size_m"), PRIMITIVE_DIMS[kind], 1e-9, np.inf)
+    if size is None:
+        raise DropsynthError(f"{where}: primitive.size_m: a {kind} needs {PRIMITIVE_DIMS[kind]} positive numbers "
+                             f"(metres), got {rec.get('size_m')!r}")
+    color = None
+    if rec.get("color_rgba") is not None:
+        color = _numbers(rec["color_rgba"], 4, 0.0, 1.0)
+        if color is None:
+            raise DropsynthError(f"{where}: primitive.color_rgba: must be 4 numbers in 0..1, "
+                                 f"got {rec['color_rgba']!r}")
+    return Primitive(kind, size), color
+
+
 class _Models:
-    """Assigns obj ids and finds each annotation's model (rebuilding scenes
-    for primitives)."""
+    """Assigns obj ids and finds each annotation's model: a procedural
+    object's from its annotation's ``primitive`` record, a mesh asset's from
+    the run's packs (``run.json``: ``pack_paths``, and the distractor packs
+    of its config), read only when a mesh object is annotated."""
 
-    def __init__(self, run: dict, run_path: Path):
-        from dropsynth import config as config_mod
-        from dropsynth.assets.catalog import for_run
-
-        self.run_path = run_path
-        packs = run.get("pack_paths")
-        if not isinstance(packs, list) or not packs:
-            raise DropsynthError(f"{run_path}: no 'pack_paths' (made by an older dropsynth?); the asset packs "
-                                 f"are needed for the models")
-        if not isinstance(run.get("config"), dict):
-            raise DropsynthError(f"{run_path}: no 'config'; is this a dropsynth run.json?")
-        self.cfg = config_mod.from_dict(run["config"], str(run_path), check_folders=False)
-        self.seed = int(run.get("seed", self.cfg.seed))
-        self.catalog = for_run(self.cfg, packs, source=str(run_path))
-        self.assets = {a.key: a for a in self.catalog.all_assets}
-        self._specs: dict[int, dict] = {}
-        self._build = None
+    def __init__(self, ds):
+        self.ds = ds
+        self.run_path = ds.run_path
+        self.assets: dict[str, object] | None = None  # asset key -> Asset, once the packs are read
+        self.order: dict[str, int] = {}  # asset key -> catalog position (packs, then distractors)
+        self._distractors_read = False
+        self._read = 0
         self.meshes: dict[str, _Model] = {}  # asset key -> model
         self.prims: dict[tuple, _Model] = {}  # (asset key, kind, size) -> model
 
+    def _add(self, assets) -> None:
+        for a in assets:  # a key read twice keeps its last place, as in the run's catalog
+            self.assets[a.key] = a
+            self.order[a.key] = self._read
+            self._read += 1
+
+    def _read_packs(self) -> None:
+        from dropsynth.assets.catalog import load_catalog
+
+        run = self.ds.require_run("the BOP export needs the run's asset packs (pack_paths) for its mesh models")
+        packs = run.get("pack_paths")
+        if not isinstance(packs, list) or not packs:
+            raise DropsynthError(f"{self.run_path}: no 'pack_paths' (made by an older dropsynth?); the asset packs "
+                                 f"are needed for the models")
+        self.assets = {}
+        self._add(load_catalog(packs, builtin=False, installed=False).assets)
+
+    def _read_distractor_packs(self) -> None:
+        """The packs of the run's distractors (annotated distractors have asset ids of their own)."""
+        from dropsynth.assets.catalog import load_pack, pack_location
+        from dropsynth.errors import AssetError
+
+        self._distractors_read = True
+        try:
+            refs = self.ds.run["config"]["distractors"]["packs"] or []
+        except (KeyError, TypeError):
+            return
+        for ref in refs:
+            try:
+                self._add(load_pack(pack_location(ref)))
+            except AssetError as e:
+                raise AssetError(f"{self.run_path}: distractors.packs: {e}") from None
+
     def asset(self, key: str, where: str):
+        if self.assets is None:
+            self._read_packs()
+        if key not in self.assets and not self._distractors_read:
+            self._read_distractor_packs()
         a = self.assets.get(key)
         if a is None:
             raise DropsynthError(f"{where}: asset_id {key!r} is not in the packs of {self.run_path} "
                                  f"({', '.join(self.assets) or 'none'})")
         return a
 
-    def _scene(self, scene_id: int) -> dict:
-        if scene_id not in self._specs:
-            if self._build is None:
-                from dropsynth.scenes import builders
-
-                self._build = builders.get(self.cfg.scene.builder)
-            spec = self._build(self.cfg, self.catalog, self.seed, scene_id)
-            self._specs = {scene_id: {o.instance_id: o for o in spec.objects}}  # scenes come in order: keep one
-        return self._specs[scene_id]
-
     def model_for(self, ann: dict, scene_id: int, where: str) -> _Model:
         from dropsynth.assets.mesh import prepare, primitive_mesh
 
         key = ann["asset_id"]
-        asset = self.asset(key, where)
         iid = int(ann["inst_id"])
-        if not asset.primitive_kind:
+        prim = _primitive_of(ann, where)
+        if prim is None:
+            asset = self.asset(key, where)
+            if asset.primitive_kind:
+                raise DropsynthError(f"{where}: no 'primitive' key, and {key} is a procedural {asset.primitive_kind} "
+                                     f"whose size is drawn per object: the dataset was made by an older dropsynth; "
+                                     f"generate it again to export it")
             m = self.meshes.get(key)
             if m is None:
                 m = self.meshes[key] = _Model(0, key, _clean_mesh(prepare(asset).visual), asset.color_rgba,
                                               first_seen=(scene_id, iid))
             return m
-        obj = self._scene(scene_id).get(iid)
-        if obj is None or obj.asset.key != key or obj.primitive is None:
-            found = "no such object" if obj is None else f"it is {obj.asset.key!r}"
-            raise DropsynthError(f"{self.run_path}: rebuilding scene {scene_id} does not give the annotated objects "
-                                 f"(instance {iid} is {key!r} in the COCO file, {found} now): run.json does not "
-                                 f"describe the run that made the dataset (another dropsynth version, other packs, "
-                                 f"or an edited file), so primitive sizes cannot be recovered")
-        pkey = (key, obj.primitive.kind, tuple(float(s) for s in obj.primitive.size_m))
+        primitive, color = prim
+        pkey = (key, primitive.kind, primitive.size_m)
         m = self.prims.get(pkey)
         if m is None:
-            m = self.prims[pkey] = _Model(0, key, primitive_mesh(obj.primitive), obj.color_rgba,
-                                          primitive=obj.primitive, first_seen=(scene_id, iid))
+            m = self.prims[pkey] = _Model(0, key, primitive_mesh(primitive), color, primitive=primitive,
+                                          first_seen=(scene_id, iid))
         if (scene_id, iid) not in m.instances:
             m.instances.append((scene_id, iid))
         return m
 
     def assign_ids(self) -> list[_Model]:
-        order = {a.key: i for i, a in enumerate(self.catalog.all_assets)}
-        models = sorted(self.meshes.values(), key=lambda m: order[m.asset_id])
+        models = sorted(self.meshes.values(), key=lambda m: self.order[m.asset_id])
         models += sorted(self.prims.values(), key=lambda m: m.first_seen)
         for i, m in enumerate(models):
             m.obj_id = i + 1
@@ -413,10 +448,12 @@ def _check_projection(model: _Model, cam_T_obj: np.ndarray, K: np.ndarray, size:
             bad.append(f"{name} {list(box)} is smaller than the projected model "
                        f"[{lo[0]:.1f}, {lo[1]:.1f}, {hi[0]:.1f}, {hi[1]:.1f}]")
     if bad:
-        what = "the rebuilt primitive" if model.primitive is not None else "the asset's mesh"
+        if model.primitive is not None:
+            what, why = "the recorded primitive", "its 'primitive' record does not describe the object (edited?)"
+        else:
+            what, why = "the asset's mesh", f"the dataset was made with other packs than {run_path} names"
         raise DropsynthError(f"{where}: {what} ({model.asset_id}) does not match the object's pixels: {bad[0]}; "
-                             f"the dataset was made with other packs, another dropsynth version or another "
-                             f"config than {run_path} names")
+                             f"{why}")
 
 
 # --- output folder ------------------------------------------------------------
@@ -426,12 +463,6 @@ def _prepare_out(out: Path, src: Path, overwrite: bool) -> None:
     if out.resolve() == src.resolve() or src.resolve().is_relative_to(out.resolve()):
         raise DropsynthError(f"{out}: the BOP output must not be the dataset folder or contain it")
     check_replaceable(out, overwrite, MARKER, "BOP")
-    # temporaries left by a killed export
-    if out.parent.is_dir():
-        for p in out.parent.glob(f".{out.name}.tmp-*"):
-            pid = p.name.rsplit("-", 1)[-1]
-            if p.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
-                shutil.rmtree(p, ignore_errors=True)
 
 
 # --- the export ---------------------------------------------------------------
@@ -442,17 +473,10 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
     (default ``<dataset_dir>/bop``); returns the output folder. See the module
     docstring for the layout and the conventions."""
     src = Path(dataset_dir)
-    coco_path = src / "annotations" / "instances.json"
-    run_path = src / "run.json"
     if not isinstance(split, str) or not _SPLIT_RE.match(split):
         raise DropsynthError(f"split: must be a folder name such as 'train_pbr', got {split!r}")
-    coco = _read_json(coco_path, src)
-    run = _read_json(run_path, src)
-    for key in ("images", "annotations"):
-        if not isinstance(coco, dict) or not isinstance(coco.get(key), list):
-            raise DropsynthError(f"{coco_path}: '{key}' missing or not a list")
-    if not isinstance(run, dict):
-        raise DropsynthError(f"{run_path}: not a dropsynth run.json (a JSON object is expected)")
+    ds = open_dataset(src)
+    coco, coco_path, run_path = ds.coco, ds.coco_path, ds.run_path
     out = Path(out_dir) if out_dir is not None else src / "bop"
     _prepare_out(out, src, overwrite)
 
@@ -460,8 +484,6 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
     need_img = ("id", "width", "height", "scene_id", "view_id", "K", "world_T_cam", "file_name", "depth_file",
                 "depth_scale", "instances_file")
     for i, img in enumerate(images):
-        if not isinstance(img, dict):
-            raise DropsynthError(f"{coco_path}: images[{i}]: not a JSON object")
         missing = [k for k in need_img if k not in img]
         if missing:
             raise DropsynthError(f"{coco_path}: images[{i}]: missing {', '.join(missing)} (not a dropsynth dataset?)")
@@ -490,12 +512,8 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
 
     from dropsynth.annotate import rle_to_mask
 
-    models = _Models(run, run_path)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        tmp.mkdir(parents=True)
+    models = _Models(ds)
+    with export_folder(out, "BOP") as tmp:
         (tmp / MARKER).write_text(json.dumps({"tool": "dropsynth", "format": "bop"}) + "\n")
         per_scene: dict[int, dict] = {}
         gt_models: dict[tuple[int, int], list] = {}
@@ -596,13 +614,6 @@ def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: b
                            for m in ordered if m.primitive is not None},
         }
         (tmp / "dropsynth_export.json").write_text(json.dumps(export_info, indent=2))
-        swap_into_place(tmp, out)
-    except OSError as e:
-        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
-        raise DropsynthError(f"{out}: writing the BOP export failed: {e.strerror or e}{where}") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -11,7 +11,6 @@ it or in which order the shards finished.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Iterable
 
@@ -19,6 +18,8 @@ import numpy as np
 
 from dropsynth import __version__
 from dropsynth.types import Annotation, CameraSpec
+# write_json_atomic and fsync_paths live in writers/files.py; re-exported for the callers that import them from here
+from dropsynth.writers.files import atomic_path, fsync_paths, write_json_atomic  # noqa: F401 (re-exports)
 
 PARTS_DIR = "parts"
 
@@ -39,7 +40,8 @@ def image_record(image_index: int, files: dict, camera: CameraSpec, scene_index:
 
 
 def annotation_record(a: Annotation, image_id: int, category_id: int) -> dict:
-    """The COCO ``annotations`` entry of one object, without its ``id``."""
+    """The COCO ``annotations`` entry of one object, without its ``id``; a
+    procedural object also gets ``primitive`` (:func:`primitive_record`)."""
     rec = {
         "image_id": image_id, "category_id": category_id,
         "bbox": [float(v) for v in a.bbox], "area": float(a.area), "iscrowd": 0,
@@ -50,6 +52,20 @@ def annotation_record(a: Annotation, image_id: int, category_id: int) -> dict:
     if a.px_count_all is not None:
         rec.update(bbox_amodal=[float(v) for v in a.bbox_amodal], px_count_all=int(a.px_count_all),
                    visib_fract=round(float(a.visib_fract), 6), segmentation_amodal=a.segmentation_amodal)
+    if a.primitive is not None:
+        rec["primitive"] = primitive_record(a.primitive, a.color_rgba)
+    return rec
+
+
+def primitive_record(p, color_rgba=None) -> dict:
+    """The ``primitive`` key of a procedural object's annotation: ``kind``
+    (box, cylinder, sphere), ``size_m`` (box: full x, y, z extents; cylinder:
+    radius, height; sphere: radius) and its instance colour ``color_rgba``
+    (0..1) when it has one: what an exporter needs to rebuild its model (BOP)
+    from the files alone."""
+    rec = {"kind": str(p.kind), "size_m": [float(s) for s in p.size_m]}
+    if color_rgba is not None:
+        rec["color_rgba"] = [float(c) for c in color_rgba]
     return rec
 
 
@@ -74,52 +90,6 @@ def header(categories: list[tuple[str, str]], licenses: list[str], *, descriptio
         for c in head["categories"]:
             c.update(keypoints=list(KEYPOINT_NAMES), skeleton=[list(e) for e in BOX_EDGES])
     return head
-
-
-def fsync_paths(paths) -> None:
-    """Flush files (and then their folders) to disk, so that a power cut
-    after a rename cannot leave an empty file under a complete name."""
-    dirs = set()
-    for p in paths:
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        dirs.add(os.path.dirname(os.path.abspath(p)))
-    for d in sorted(dirs):
-        _fsync_dir(d)
-
-
-def _fsync_dir(d) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some filesystems refuse fsync on folders
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_json_atomic(path: Path, data, durable: bool = False, **kw) -> None:
-    """Write JSON under a temporary name and rename it; ``durable`` also
-    fsyncs it before the rename (and the folder after)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        # dumps, not dump: only the one-shot path uses the C encoder (5x faster
-        # on a shard's polygons); the text is the same.
-        f.write(json.dumps(data, separators=(",", ":"), **kw))
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if durable:
-        _fsync_dir(path.parent)
 
 
 def part_path(root: Path, shard: int) -> Path:
@@ -148,12 +118,9 @@ def merge_parts(out_path: Path, head: dict, part_files: Iterable[Path]) -> tuple
     part at a time, however long the run.
     """
     part_files = list(part_files)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     n_img = n_ann = 0
     dumps = json.JSONEncoder(separators=(",", ":")).encode
-    with open(tmp, "w") as f:
+    with atomic_path(out_path) as tmp, open(tmp, "w") as f:
         f.write("{")
         for key in ("info", "licenses", "categories"):
             f.write(f'"{key}":{dumps(head[key])},')
@@ -168,7 +135,6 @@ def merge_parts(out_path: Path, head: dict, part_files: Iterable[Path]) -> tuple
                 n_ann += 1
                 f.write(("," if n_ann > 1 else "") + dumps({"id": n_ann, **ann}))
         f.write("]}")
-    os.replace(tmp, out_path)
     return n_img, n_ann
 
 

@@ -17,13 +17,12 @@ folder and renamed into place, so a folder at ``out_dir`` is always complete.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 from dropsynth.errors import ConfigError, DropsynthError
-from dropsynth.writers.files import check_replaceable, link_or_copy, swap_into_place
-from dropsynth.writers.splits import DEFAULT_RATIOS, assign_splits, normalize_ratios, scene_key
+from dropsynth.writers.dataset import open_dataset
+from dropsynth.writers.files import check_replaceable, export_folder, link_or_copy, write_json_atomic
+from dropsynth.writers.splits import DEFAULT_RATIOS, normalize_ratios, split_of_images
 
 __all__ = ["export_datumaro", "MARKER"]
 
@@ -38,37 +37,22 @@ def export_datumaro(dataset_dir: str | Path, out_dir: str | Path | None = None,
     Parameters are those of ``writers.yolo.export_yolo`` (default folder
     ``dataset_dir/datumaro``). Returns the absolute path of the export folder.
     """
-    from dropsynth.writers.coco import write_json_atomic
-    from dropsynth.writers.yolo import _dataset_seed, _load_json, _run_splits
-
     dataset_dir = Path(dataset_dir).resolve()
-    norm = normalize_ratios(ratios or _run_splits(dataset_dir) or DEFAULT_RATIOS)
-    coco_path = dataset_dir / "annotations" / "instances.json"
-    coco = _load_json(coco_path)
-    if not isinstance(coco, dict) or not all(isinstance(coco.get(k), list)
-                                             for k in ("images", "annotations", "categories")):
-        raise DropsynthError(f"{coco_path}: not a COCO instances file (images, annotations, categories lists)")
+    norm = normalize_ratios(ratios) if ratios else None
+    ds = open_dataset(dataset_dir)
+    norm = norm or normalize_ratios(ds.run_splits or DEFAULT_RATIOS)
+    coco, coco_path = ds.coco, ds.coco_path
     if seed is None:
-        seed = _dataset_seed(dataset_dir, coco)
+        seed = ds.seed
     out = (dataset_dir / "datumaro" if out_dir is None else Path(out_dir)).resolve()
     if out == dataset_dir or out in dataset_dir.parents:
         raise ConfigError(f"{out}: the export folder must not be the dataset folder or contain it")
     check_replaceable(out, overwrite, MARKER, "Datumaro")  # refuses what it may not replace
-    try:
-        keys = [scene_key(img) for img in coco["images"]]
-    except (KeyError, TypeError, ValueError) as e:
-        raise DropsynthError(f"{coco_path}: malformed image entry ({type(e).__name__}: {e})") from None
-    except DropsynthError as e:
-        raise DropsynthError(f"{coco_path}: {e}") from None
-    splits = assign_splits(keys, norm, seed)
+    keys, splits = split_of_images(coco["images"], norm, seed, coco_path)
 
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
     counts = {}
-    try:
-        tmp.mkdir(parents=True)
-        head = {k: coco[k] for k in ("info", "licenses", "categories") if k in coco}
+    with export_folder(out, "Datumaro") as tmp:
+        head = ds.head()
         seen: dict[str, str] = {}
         for name in norm:
             imgs = []
@@ -95,13 +79,6 @@ def export_datumaro(dataset_dir: str | Path, out_dir: str | Path | None = None,
             counts[name] = {"images": len(imgs), "annotations": len(anns)}
         (tmp / MARKER).write_text(json.dumps({"tool": "dropsynth", "source": str(dataset_dir), "ratios": norm,
                                               "seed": int(seed), "counts": counts}, indent=2) + "\n")
-        swap_into_place(tmp, out)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DropsynthError(f"{out}: Datumaro export failed ({e.strerror or e}: {e.filename or ''})") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dropsynth.writers.files import atomic_path
+
 
 def gripper_lines(T: np.ndarray, width_m: float, gripper) -> np.ndarray:
     """(5, 2, 3) line segments of a gripper marker at pose ``T`` (4, 4) with
@@ -62,9 +64,9 @@ def draw_library(lib, vertices: np.ndarray, faces: np.ndarray, gripper, out: Pat
     fig.suptitle(f"{title}: {len(lib.success)} grasps, {held} held (green) / {len(lib.success) - held} not (red); "
                  f"{len(order)} drawn")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    fig.savefig(tmp, format="png")
-    plt.close(fig)
-    tmp.replace(out)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
     return out

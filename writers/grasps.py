@@ -27,20 +27,20 @@ Files read by GG-CNN-family loaders (Jacquard, Cornell)
     axis, as ACRONYM and Contact-GraspNet.
 
 Every writer goes through a temporary name in the target folder
-(``.NAME.PID.tmp``) and ``os.replace``, so an interrupted run never leaves a
+(``.NAME.PID.tmp``, ``writers.files.atomic_path``) and a rename, so an interrupted run never leaves a
 file that looks whole; the same inputs give byte-identical files.
 """
 from __future__ import annotations
 
+import difflib
 import math
-import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from dropsynth.config import _suggest
 from dropsynth.errors import DropsynthError
+from dropsynth.writers.files import atomic_path, write_text_atomic
 
 FILE_PIXEL_OFFSET = 0.5
 """Continuous image coordinate minus the pixel-index coordinate that
@@ -71,27 +71,15 @@ ROBUST_SUCCESS = "grasps/qualities/dropsynth/robust_success"
 # --------------------------------------------------------------------------- helpers
 
 def _atomic(path, write: Callable[[Path], None]) -> Path:
-    """Run ``write(tmp)`` on a temporary name beside ``path``, then rename it
-    to ``path``; on any failure the temporary file is removed."""
-    path = Path(path)
-    # The pid keeps two writers of the same file (a resumed run next to an
-    # orphaned worker of the killed one) from renaming each other's file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Run ``write(tmp)`` on the temporary name of ``path`` (``writers.files``),
+    then rename it to ``path``; on any failure the temporary file is removed."""
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def _write_text(path, text: str) -> Path:
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="ascii", newline="\n") as f:
-            f.write(text)
-
-    return _atomic(path, write)
+    return write_text_atomic(path, text, encoding="ascii")
 
 
 def _save_npz(path, arrays: dict) -> Path:
@@ -102,6 +90,20 @@ def _save_npz(path, arrays: dict) -> Path:
             np.savez_compressed(f, **arrays)
 
     return _atomic(path, write)
+
+
+def _suggest(key: str, valid) -> str:
+    """"; did you mean 'x'?" for the nearest of ``valid``, or nothing."""
+    near = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def _text_lines(path: Path):
+    """(line number from 1, stripped text) of every non-blank line of a text file."""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                yield n, line.strip()
 
 
 def _as_rects(rects, what: str = "rects") -> np.ndarray:
@@ -233,17 +235,13 @@ def read_jacquard(path) -> np.ndarray:
     """
     path = Path(path)
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            parts = line.strip().split(";")
-            try:
-                x, y, t, opening, jaw = (float(p) for p in parts)
-            except ValueError:
-                raise DropsynthError(f"{path}:{n}: expected 'x;y;theta_deg;opening;jaw' (5 numbers), "
-                                     f"got {line.strip()!r}") from None
-            rows.append((x + FILE_PIXEL_OFFSET, y + FILE_PIXEL_OFFSET, -math.radians(t), opening, jaw))
+    for n, line in _text_lines(path):
+        try:
+            x, y, t, opening, jaw = (float(p) for p in line.split(";"))
+        except ValueError:
+            raise DropsynthError(f"{path}:{n}: expected 'x;y;theta_deg;opening;jaw' (5 numbers), "
+                                 f"got {line!r}") from None
+        rows.append((x + FILE_PIXEL_OFFSET, y + FILE_PIXEL_OFFSET, -math.radians(t), opening, jaw))
     return np.array(rows, dtype=np.float64).reshape(-1, 5)
 
 
@@ -274,15 +272,12 @@ def read_cornell(path) -> np.ndarray:
     """
     path = Path(path)
     pts = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                x, y = (float(v) for v in line.split())
-            except ValueError:
-                raise DropsynthError(f"{path}:{n}: expected 'x y' (2 numbers), got {line.strip()!r}") from None
-            pts.append((x, y))
+    for n, line in _text_lines(path):
+        try:
+            x, y = (float(v) for v in line.split())
+        except ValueError:
+            raise DropsynthError(f"{path}:{n}: expected 'x y' (2 numbers), got {line!r}") from None
+        pts.append((x, y))
     if len(pts) % 4:
         raise DropsynthError(f"{path}: {len(pts)} corner lines, not a multiple of 4 (4 corners per rectangle)")
     p = np.array(pts, dtype=np.float64).reshape(-1, 4, 2)

@@ -5,10 +5,11 @@ complete, so an interrupted run never leaves a PNG that looks whole but is not.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from dropsynth.writers.files import write_bytes_atomic
 
 DEPTH_SCALE_M = 1e-4  # one depth PNG unit = 0.1 mm
 MAX_DEPTH_M = 65535 * DEPTH_SCALE_M
@@ -31,14 +32,7 @@ def save_png(path: Path, array: np.ndarray, compress_level: int) -> None:
     temporary name (encoder: ``writers/png.py``)."""
     from dropsynth.writers.png import encode_png
 
-    path = Path(path)
-    data = encode_png(array, compress_level)
-    # The pid keeps two writers of the same frame (a resumed run next to an
-    # orphaned worker of the killed one) from renaming each other's file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, encode_png(array, compress_level))
 
 
 def read_png(path: Path) -> np.ndarray:

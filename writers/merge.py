@@ -3,11 +3,11 @@ annotation ids renumbered, files copied (hard-linked where possible) under
 names that stay unique (``<source index>_<original name>``)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from dropsynth.errors import ConfigError, DropsynthError
-from dropsynth.writers.files import link_or_copy
+from dropsynth.errors import ConfigError
+from dropsynth.writers.dataset import open_dataset
+from dropsynth.writers.files import link_or_copy, write_json_atomic
 
 FILE_KEYS = ("file_name",)  # plus every "*_file" key (depth, instances, class, normals, nocs, depth_noisy)
 
@@ -35,20 +35,11 @@ def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bo
     empty (unless ``overwrite`` and it is a previous dropsynth output).
     """
     from dropsynth.pipeline import prepare_output
-    from dropsynth.writers.coco import write_json_atomic
 
     if len(sources) < 2:
         raise ConfigError("merge: give at least two datasets")
     out = Path(out_dir)
-    datas = []
-    for src in sources:
-        p = Path(src) / "annotations" / "instances.json"
-        if not p.is_file():
-            raise DropsynthError(f"{p}: not found; is {src} a finished dropsynth dataset?")
-        try:
-            datas.append(json.loads(p.read_text()))
-        except json.JSONDecodeError as e:
-            raise DropsynthError(f"{p}: not valid JSON ({e})") from None
+    datas = [open_dataset(src).coco for src in sources]
     formats = {d.get("info", {}).get("mask_format") for d in datas}
     if len(formats) > 1:
         raise ConfigError(f"merge: the datasets use different mask formats ({', '.join(sorted(map(str, formats)))}); "

@@ -6,14 +6,14 @@ shows is what a consumer will load, not what the generator meant to write.
 from __future__ import annotations
 
 import colorsys
-import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
 from dropsynth.errors import DropsynthError
+from dropsynth.writers.dataset import open_dataset
+from dropsynth.writers.files import atomic_path
 
 
 def _palette(k: int) -> tuple[int, int, int]:
@@ -47,20 +47,15 @@ def write_preview(dataset_dir: str | Path, out_path: str | Path | None = None, m
     from PIL import Image, ImageDraw, ImageFont
 
     root = Path(dataset_dir)
-    ann_path = root / "annotations" / "instances.json"
-    if not ann_path.is_file():
-        raise DropsynthError(f"{ann_path}: not found; is {root} a finished dropsynth dataset?")
+    ds = open_dataset(root)
+    ann_path, images = ds.coco_path, ds.images
     try:
-        coco = json.loads(ann_path.read_text())
-        images = coco["images"]
-        cats = {c["id"]: c["name"] for c in coco["categories"]}
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise DropsynthError(f"{ann_path}: not a COCO file ({e})") from None
+        cats = {c["id"]: c["name"] for c in ds.categories}
+    except KeyError as e:
+        raise DropsynthError(f"{ann_path}: a category has no {e}") from None
     if not images:
         raise DropsynthError(f"{ann_path}: the dataset has no images")
-    by_image: dict[int, list] = {}
-    for a in coco["annotations"]:
-        by_image.setdefault(a["image_id"], []).append(a)
+    by_image = ds.annotations_by_image()
     n = min(max_frames, len(images))
     picks = [images[int(round(i * (len(images) - 1) / max(n - 1, 1)))] for i in range(n)]
     cols = math.ceil(math.sqrt(n))
@@ -83,7 +78,7 @@ def write_preview(dataset_dir: str | Path, out_path: str | Path | None = None, m
         h, w = rgb.shape[:2]
         anns = by_image.get(img["id"], [])
         for a in anns:
-            m = _decode(a["segmentation"], h, w, (coco.get("info") or {}).get("polygon_convention", "edges"))
+            m = _decode(a["segmentation"], h, w, ds.polygon_convention)
             col = np.array(_palette(a["category_id"]), np.float32)
             rgb[m] = 0.5 * rgb[m] + 0.5 * col
         tile = Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).resize((tw, th), Image.BILINEAR)
@@ -102,8 +97,6 @@ def write_preview(dataset_dir: str | Path, out_path: str | Path | None = None, m
         r, c = divmod(k, cols)
         sheet.paste(tile, (pad + c * (tw + pad), pad + r * (th + pad)))
     out = Path(out_path) if out_path is not None else root / "preview.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    sheet.save(tmp, format="PNG")
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        sheet.save(tmp, format="PNG")
     return out

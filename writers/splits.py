@@ -27,7 +27,8 @@ from typing import Hashable, Iterable, Mapping
 
 from dropsynth.errors import ConfigError, DropsynthError
 
-__all__ = ["DEFAULT_RATIOS", "normalize_ratios", "scene_uniform", "assign_splits", "scene_key", "split_of_image"]
+__all__ = ["DEFAULT_RATIOS", "normalize_ratios", "scene_uniform", "assign_splits", "scene_key", "split_of_image",
+           "split_of_images"]
 
 DEFAULT_RATIOS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
 
@@ -160,3 +161,15 @@ def split_of_image(image: Mapping, splits: Mapping) -> str:
         return splits[key]
     except KeyError:
         raise DropsynthError(f"image {image.get('id', '?')}: scene {key!r} has no split assigned") from None
+
+
+def split_of_images(images: list, ratios: Mapping[str, float], seed: int, where) -> tuple[list, dict]:
+    """(scene key of each COCO image entry, ``assign_splits`` of those
+    scenes); a malformed image entry is an error naming ``where`` (the file)."""
+    try:
+        keys = [scene_key(img) for img in images]
+    except (KeyError, TypeError, ValueError) as e:
+        raise DropsynthError(f"{where}: malformed image entry ({type(e).__name__}: {e})") from None
+    except DropsynthError as e:
+        raise DropsynthError(f"{where}: {e}") from None
+    return keys, assign_splits(keys, ratios, seed)

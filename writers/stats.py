@@ -13,12 +13,13 @@ import html
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
 from dropsynth.errors import DropsynthError
+from dropsynth.writers.dataset import open_dataset
+from dropsynth.writers.files import write_bytes_atomic
 
 # COCOeval's object sizes, by annotation ``area`` (mask pixels): small < 32², medium 32²..96², large >= 96².
 SMALL_AREA = 32 ** 2
@@ -56,19 +57,6 @@ def _step_edges(lo: float, hi: float, step: float) -> np.ndarray:
     return np.arange(a, b + 1) * step
 
 
-def _load_coco(root: Path) -> tuple[Path, dict]:
-    ann_path = root / "annotations" / "instances.json"
-    if not ann_path.is_file():
-        raise DropsynthError(f"{ann_path}: not found; is {root} a finished dropsynth dataset?")
-    try:
-        coco = json.loads(ann_path.read_text())
-        if not all(isinstance(coco[k], list) for k in ("images", "annotations", "categories")):
-            raise TypeError("images, annotations and categories must be lists")
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
-        raise DropsynthError(f"{ann_path}: not a COCO file ({type(e).__name__}: {e})".replace("\n", " ")) from None
-    return ann_path, coco
-
-
 def _read_depth(path: Path, ann_path: Path) -> np.ndarray:
     from PIL import Image
 
@@ -87,8 +75,9 @@ def _read_depth(path: Path, ann_path: Path) -> np.ndarray:
 
 def _collect(root: Path, max_depth_images: int = MAX_DEPTH_IMAGES) -> tuple[dict, dict]:
     """(the JSON numbers, raw arrays the plots need)."""
-    ann_path, coco = _load_coco(root)
-    images, anns, cats = coco["images"], coco["annotations"], coco["categories"]
+    ds = open_dataset(root)
+    ann_path, coco = ds.coco_path, ds.coco
+    images, anns, cats = ds.images, ds.annotations, ds.categories
     try:
         cat_ids = [int(c["id"]) for c in cats]
         cat_names = {int(c["id"]): str(c["name"]) for c in cats}
@@ -302,29 +291,30 @@ def _plot_classes(stats: dict) -> bytes:
     return _png(fig)
 
 
-def _plot_visib(stats: dict) -> bytes:
-    h = stats["visible_fraction"]["histogram"]
+def _hist_figure(h: dict, color: str, xlabel: str, ylabel: str, title: str):
+    """(figure, axes) with the bars of the histogram ``h`` (``edges``, ``counts``) and their labels."""
     fig, ax = _figure()
     e = h["edges"]
-    ax.bar(e[:-1], h["counts"], width=np.diff(e), align="edge", color="#55a868", edgecolor="white")
+    ax.bar(e[:-1], h["counts"], width=np.diff(e), align="edge", color=color, edgecolor="white")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return fig, ax
+
+
+def _plot_visib(stats: dict) -> bytes:
+    fig, ax = _hist_figure(stats["visible_fraction"]["histogram"], "#55a868", "visible fraction (visib_fract)",
+                           "annotations", "Visible fraction")
     ax.set_xlim(0, 1)
-    ax.set_xlabel("visible fraction (visib_fract)")
-    ax.set_ylabel("annotations")
-    ax.set_title("Visible fraction")
     return _png(fig)
 
 
 def _plot_sizes(stats: dict) -> bytes:
     s = stats["bbox_sizes"]
-    h = s["sqrt_area_histogram"]
-    fig, ax = _figure()
-    e = h["edges"]
-    ax.bar(e[:-1], h["counts"], width=np.diff(e), align="edge", color="#8172b2", edgecolor="white")
+    fig, ax = _hist_figure(s["sqrt_area_histogram"], "#8172b2", "sqrt(area) (px)", "annotations",
+                           f"Object size: small {s['small']}, medium {s['medium']}, large {s['large']}")
     for x in (32, 96):
         ax.axvline(x, color="#c44e52", ls="--", lw=1)
-    ax.set_xlabel("sqrt(area) (px)")
-    ax.set_ylabel("annotations")
-    ax.set_title(f"Object size: small {s['small']}, medium {s['medium']}, large {s['large']}")
     return _png(fig)
 
 
@@ -343,16 +333,11 @@ def _plot_objects(stats: dict) -> bytes:
 
 def _plot_depth(stats: dict) -> bytes:
     d = stats["depth"]
-    h = d["histogram"]
-    fig, ax = _figure()
-    e = h["edges"]
-    ax.bar(e[:-1], h["counts"], width=np.diff(e), align="edge", color="#64b5cd", edgecolor="white")
+    fig, ax = _hist_figure(d["histogram"], "#64b5cd", "depth (m)", "sampled pixels",
+                           f"Depth of valid pixels ({d['images_sampled']} of {d['images_with_depth']} images)")
     for k, c in (("min", "#333333"), ("median", "#c44e52"), ("max", "#333333")):
         ax.axvline(d[k], color=c, ls="--", lw=1, label=f"{k} {d[k]:.3f} m")
     ax.legend(fontsize=8)
-    ax.set_xlabel("depth (m)")
-    ax.set_ylabel("sampled pixels")
-    ax.set_title(f"Depth of valid pixels ({d['images_sampled']} of {d['images_with_depth']} images)")
     return _png(fig)
 
 
@@ -467,12 +452,6 @@ def _html(name: str, stats: dict, raw: dict, grid_png: bytes | None) -> str:
             + "\n".join(parts) + "\n</body>\n</html>\n")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Write ``report.html`` and ``stats.json`` (and the sample grid ``preview.png``)
     into ``out_dir`` (default ``DIR/stats``). Returns (html path, json path)."""
@@ -494,8 +473,8 @@ def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> 
         page = _html(root.resolve().name, stats, raw, grid)
     html_path, json_path = out / "report.html", out / "stats.json"
     try:
-        _write_atomic(json_path, (json.dumps(stats, indent=1, allow_nan=False) + "\n").encode("utf-8"))
-        _write_atomic(html_path, page.encode("utf-8"))
+        write_bytes_atomic(json_path, (json.dumps(stats, indent=1, allow_nan=False) + "\n").encode("utf-8"))
+        write_bytes_atomic(html_path, page.encode("utf-8"))
     except OSError as e:
         raise DropsynthError(f"{out}: cannot write the report ({e.strerror})") from None
     return html_path, json_path

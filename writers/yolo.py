@@ -33,16 +33,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from dropsynth.errors import ConfigError, DropsynthError
-from dropsynth.writers.files import check_replaceable, link_or_copy, swap_into_place
-from dropsynth.writers.splits import DEFAULT_RATIOS, assign_splits, normalize_ratios, scene_key
+from dropsynth.writers.dataset import open_dataset
+from dropsynth.writers.files import check_replaceable, export_folder, link_or_copy
+from dropsynth.writers.splits import DEFAULT_RATIOS, normalize_ratios, split_of_images
 
 __all__ = ["export_yolo", "yolo_box", "yolo_polygon", "largest_polygon", "object_mask", "center_polygon", "MARKER",
            "CONVENTIONS"]
@@ -166,43 +164,6 @@ def _fmt(values) -> str:
 # --- export -----------------------------------------------------------------------
 
 
-def _load_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DropsynthError(f"{path}: not found; is {path.parent.parent} a finished dropsynth dataset?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DropsynthError(f"{path}: not valid JSON ({e})") from None
-    except OSError as e:
-        raise DropsynthError(f"{path}: cannot read ({e.strerror or e})") from None
-
-
-def _run_splits(dataset_dir: Path) -> dict | None:
-    """The run's own ``output.splits`` (run.json), so that an export made later
-    agrees with annotations/instances_<split>.json."""
-    try:
-        run = json.loads((dataset_dir / "run.json").read_text())
-        splits = run["config"]["output"]["splits"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return splits if isinstance(splits, dict) and splits else None
-
-
-def _dataset_seed(dataset_dir: Path, coco: dict) -> int:
-    run = dataset_dir / "run.json"
-    if run.is_file():
-        try:
-            seed = json.loads(run.read_text()).get("seed")
-        except (OSError, ValueError):
-            seed = None
-        if isinstance(seed, int) and not isinstance(seed, bool):
-            return seed
-    seed = (coco.get("info") or {}).get("seed")
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        return seed
-    return 0  # merged datasets have no single seed
-
-
 def _check_out_dir(out: Path, overwrite: bool) -> bool:
     """True when ``out`` exists and holds something to be replaced."""
     return check_replaceable(out, overwrite, MARKER, "YOLO")
@@ -239,49 +200,33 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
         raise ConfigError(f"yolo export: polygon convention must be one of {', '.join(CONVENTIONS)}, "
                           f"got {convention!r}")
     dataset_dir = Path(dataset_dir).resolve()
-    if ratios is None:
-        ratios = _run_splits(dataset_dir) or DEFAULT_RATIOS
-    norm = normalize_ratios(ratios)
-    coco_path = dataset_dir / "annotations" / "instances.json"
-    coco = _load_json(coco_path)
-    if not isinstance(coco, dict):
-        raise DropsynthError(f"{coco_path}: not a COCO instances file (a JSON object is expected)")
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(coco.get(key), list):
-            raise DropsynthError(f"{coco_path}: no '{key}' list; not a COCO instances file")
+    norm = normalize_ratios(ratios) if ratios is not None else None
+    ds = open_dataset(dataset_dir)
+    norm = norm or normalize_ratios(ds.run_splits or DEFAULT_RATIOS)
+    coco_path = ds.coco_path
     if seed is None:
-        seed = _dataset_seed(dataset_dir, coco)
-    coco_convention = (coco.get("info") or {}).get("polygon_convention", "edges")
+        seed = ds.seed
+    coco_convention = ds.polygon_convention
     out = (dataset_dir / "yolo" if out_dir is None else Path(out_dir)).resolve()
     if out == dataset_dir or out in dataset_dir.parents:
         raise ConfigError(f"{out}: the export folder must not be the dataset folder or contain it")
     _check_out_dir(out, overwrite)  # refuses what it may not replace
 
     try:
-        cats = sorted(coco["categories"], key=lambda c: int(c["id"]))
+        cats = sorted(ds.categories, key=lambda c: int(c["id"]))
         class_of = {int(c["id"]): i for i, c in enumerate(cats)}
         names = {i: str(c["name"]) for i, c in enumerate(cats)}
-        anns = defaultdict(list)
-        for a in coco["annotations"]:
-            anns[int(a["image_id"])].append(a)
-        images = coco["images"]
-        keys = [scene_key(img) for img in images]
     except (KeyError, TypeError, ValueError) as e:
-        raise DropsynthError(f"{coco_path}: malformed COCO entry ({type(e).__name__}: {e})") from None
-    except DropsynthError as e:
-        raise DropsynthError(f"{coco_path}: {e}") from None
-    splits = assign_splits(keys, norm, seed)
+        raise DropsynthError(f"{coco_path}: malformed category ({type(e).__name__}: {e})") from None
+    anns = ds.annotations_by_image()
+    images = ds.images
+    keys, splits = split_of_images(images, norm, seed, coco_path)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
     counts = {name: {"images": 0, "labels": 0, "objects": 0} for name in norm}
     from dropsynth.annotate import mask_to_rle
 
-
     seen: dict[str, str] = {}
-    try:
+    with export_folder(out, "YOLO") as tmp:
         for img, key in zip(images, keys):
             split = splits[key]
             try:
@@ -344,13 +289,6 @@ def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task
         (tmp / MARKER).write_text(json.dumps({
             "tool": "dropsynth", "source": str(dataset_dir), "task": task, "ratios": norm, "seed": int(seed),
             **({"polygon_convention": convention} if task == "segment" else {}), "counts": counts}, indent=2) + "\n")
-        swap_into_place(tmp, out)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DropsynthError(f"{out}: YOLO export failed ({e.strerror or e}: {e.filename or ''})") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     # Splits are filled (writers.splits) whenever there are enough scenes: an
     # asked-for split can stay empty only with a single scene.
     missing = [s for s in ("train", "val") if norm.get(s, 0) > 0 and s not in present]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
@@ -22,6 +21,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from dropsynth.errors import DropsynthError
+from dropsynth.writers.dataset import check_coco, read_json
 
 __all__ = ["score", "score_files", "load_json", "gt_as_results"]
 
@@ -30,15 +30,8 @@ STAT_NAMES = ("AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large",
 
 
 def load_json(path: str | Path, what: str):
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DropsynthError(f"{path}: {what} not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DropsynthError(f"{path}: {what} is not valid JSON ({e})") from None
-    except OSError as e:
-        raise DropsynthError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    """The JSON in ``path`` (``what`` names it in errors); see ``writers.dataset.read_json``."""
+    return read_json(path, what)
 
 
 def _norm(name: str) -> str:
@@ -46,11 +39,7 @@ def _norm(name: str) -> str:
 
 
 def _check_gt(gt, where: str) -> None:
-    if not isinstance(gt, dict):
-        raise DropsynthError(f"{where}: not a COCO instances file (a JSON object is expected)")
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(gt.get(key), list):
-            raise DropsynthError(f"{where}: no '{key}' list; not a COCO instances file")
+    check_coco(gt, where)
 
 
 def _valid_segmentation(seg) -> bool:

@@ -87,7 +87,7 @@ def _ints(v, n):
 
 
 def test_layout_and_documented_keys(dataset, bop, coco):
-    assert bop == dataset / "bop" and not list(dataset.glob(".bop.tmp-*"))
+    assert bop == dataset / "bop" and not list(dataset.glob(".bop.*"))
     scenes = sorted({img["scene_id"] for img in coco["images"]})
     assert sorted(p.name for p in (bop / SPLIT).iterdir()) == [f"{s:06d}" for s in scenes]
     obj_ids = _j(bop / "dropsynth_obj_ids.json")
@@ -337,16 +337,110 @@ def test_errors_name_the_file_and_output_is_only_replaced_when_ours(dataset, bop
     # a previous export is replaced, in one rename
     again = export_bop(dataset, bop, overwrite=True)
     assert again == bop and (bop / SPLIT).is_dir() and not list(dataset.glob(".bop.*"))
-    # a run.json that does not describe the run: the rebuilt scenes disagree, and the export says so
-    copy = tmp_path / "copy"
-    shutil.copytree(dataset, copy, copy_function=os.link, ignore=shutil.ignore_patterns("bop"))
+
+
+# --- from the files alone --------------------------------------------------------
+
+
+def _copy(dataset: Path, dst: Path) -> Path:
+    """A copy of the dataset (PNGs hard-linked) without its BOP export, whose JSON files may be edited."""
+    shutil.copytree(dataset, dst, copy_function=os.link, ignore=shutil.ignore_patterns("bop"))
+    for name in ("run.json", "annotations/instances.json"):
+        data = (dst / name).read_bytes()
+        (dst / name).unlink()  # a hard link: write a file of its own
+        (dst / name).write_bytes(data)
+    return dst
+
+
+def _edit_coco(root: Path, edit) -> None:
+    path = root / "annotations" / "instances.json"
+    coco = _j(path)
+    edit(coco)
+    path.write_text(json.dumps(coco))
+
+
+def _hashes(root: Path) -> dict:
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes().replace(str(root).encode(), b"<OUT>")).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_primitive_annotations_record_what_the_models_are_made_of(dataset, coco):
+    from dropsynth.assets.catalog import load_catalog
+
+    run = _j(dataset / "run.json")
+    assets = {a.key: a for a in load_catalog(run["pack_paths"], builtin=False, installed=False).assets}
+    kinds = set()
+    for a in coco["annotations"]:
+        asset = assets[a["asset_id"]]
+        if not asset.primitive_kind:
+            assert "primitive" not in a
+            continue
+        p = a["primitive"]
+        kinds.add(p["kind"])
+        assert p["kind"] == asset.primitive_kind and set(p) == {"kind", "size_m", "color_rgba"}
+        assert all(lo <= s <= hi for s, (lo, hi) in zip(p["size_m"], asset.primitive_size_m))
+        assert len(p["size_m"]) == len(asset.primitive_size_m) and len(p["color_rgba"]) == 4
+    assert kinds == {"box", "cylinder", "sphere"}
+
+
+def test_bop_needs_no_config_seed_or_scene_builder(dataset, bop, tmp_path):
+    """run.json stripped to its pack paths gives the same export: nothing is rebuilt, and the
+    export imports neither the config nor the scene builders."""
+    import subprocess
+    import sys
+
+    copy = _copy(dataset, tmp_path / "copy")
     run = _j(copy / "run.json")
-    run["seed"] = run["config"]["seed"] = run["seed"] + 1
-    (copy / "run.json").unlink()
-    (copy / "run.json").write_text(json.dumps(run))
-    with pytest.raises(DropsynthError, match=r"run\.json: rebuilding scene \d+ does not give the annotated objects"):
+    (copy / "run.json").write_text(json.dumps({"tool": "dropsynth", "pack_paths": run["pack_paths"]}))
+    code = ("import sys; from dropsynth.writers.bop import export_bop; export_bop(sys.argv[1]); "
+            "print(' '.join(m for m in sys.modules if m.startswith('dropsynth')))")
+    res = subprocess.run([sys.executable, "-c", code, str(copy)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    loaded = res.stdout.split()
+    assert "dropsynth.writers.bop" in loaded
+    assert not [m for m in loaded if m.startswith(("dropsynth.config", "dropsynth.scenes.builders",
+                                                   "dropsynth.scenes.composition", "dropsynth.pipeline"))], loaded
+    ours = {k: v for k, v in _hashes(copy / "bop").items() if k != "dropsynth_export.json"}
+    assert ours == {k: v for k, v in _hashes(bop).items() if k != "dropsynth_export.json"}
+    mine, theirs = _j(copy / "bop" / "dropsynth_export.json"), _j(bop / "dropsynth_export.json")
+    assert {**mine, "source": None} == {**theirs, "source": None}
+
+
+def _first_primitive(coco: dict) -> dict:
+    return next(a for a in coco["annotations"] if "primitive" in a)
+
+
+def test_edited_or_missing_primitive_records_are_refused(dataset, tmp_path):
+    copy = _copy(dataset, tmp_path / "copy")
+    coco_path = copy / "annotations" / "instances.json"
+
+    def grow(coco):
+        p = _first_primitive(coco)["primitive"]
+        p["size_m"] = [3 * s for s in p["size_m"]]
+
+    _edit_coco(copy, grow)
+    with pytest.raises(DropsynthError, match=r"the recorded primitive \(builtin/\w+\) does not match the object's "
+                                             r"pixels: bbox_amodal .* is smaller than the projected model") as e:
         export_bop(copy)
-    assert not (copy / "bop").exists() and not list(copy.glob(".bop.tmp-*"))
+    assert str(e.value).startswith(f"{coco_path}: annotation ") and "\n" not in str(e.value)
+    assert not (copy / "bop").exists() and not list(copy.glob(".bop.*"))
+
+    for bad, match in ((lambda p: p.update(kind="cone"), r"primitive\.kind: must be one of box, cylinder, sphere"),
+                       (lambda p: p.update(size_m=[-1.0] * len(p["size_m"])), r"primitive\.size_m: a \w+ needs"),
+                       (lambda p: p.update(color_rgba=[2, 0, 0, 1]), r"primitive\.color_rgba: must be 4 numbers")):
+        copy2 = _copy(dataset, tmp_path / f"c{len(list(tmp_path.iterdir()))}")
+        _edit_coco(copy2, lambda coco: bad(_first_primitive(coco)["primitive"]))
+        with pytest.raises(DropsynthError, match=match):
+            export_bop(copy2)
+
+    old = _copy(dataset, tmp_path / "old")  # a dataset made before annotations recorded primitives
+    _edit_coco(old, lambda coco: [a.pop("primitive", None) for a in coco["annotations"]])
+    with pytest.raises(DropsynthError, match=r"no 'primitive' key, and builtin/\w+ is a procedural \w+ .* made by an "
+                                             r"older dropsynth; generate it again"):
+        export_bop(old)
+    assert not (old / "bop").exists() and not list(old.glob(".bop.*"))
 
 
 def test_bop_toolkit_loaders_read_the_files(bop, coco):

@@ -225,4 +225,4 @@ def test_broken_inputs_name_the_file(amodal_ds, tmp_path):
     (ds / "annotations" / "instances.json").write_text('{"images": [')
     with pytest.raises(DropsynthError) as e:
         write_report(ds)
-    _one_line(e, str(ds / "annotations" / "instances.json"), "not a COCO file")
+    _one_line(e, str(ds / "annotations" / "instances.json"), "not valid JSON")
