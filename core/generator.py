@@ -60,6 +60,7 @@ class Generator:
         self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height, msaa=cfg.render.msaa,
                                          render_cfg=cfg.render)
         self.world = PhysicsWorld()
+        self._settled = None  # the scene the physics world holds
         self.cycles = None  # the Cycles renderer, made on the first view it renders (bpy starts Blender)
         self._cycles_scene = None
         self.grasp_trials = None
@@ -95,7 +96,7 @@ class Generator:
         t0 = time.perf_counter()
         spec = self.build(cfg, self.catalog, cfg.seed, i)
         t1 = time.perf_counter()
-        settled = self.world.settle(spec, cfg.physics, seed=cfg.seed)
+        settled = self._settled = self.world.settle(spec, cfg.physics, seed=cfg.seed)
         self.stage["build"] += t1 - t0
         self.stage["physics"] += time.perf_counter() - t1
         return Scene(i, spec, settled)
@@ -108,10 +109,12 @@ class Generator:
                 yield sample
 
     def views(self, scene: Scene) -> Iterator[tuple[Sample, bool]]:
-        """Every view of ``scene`` (the one just settled) as (sample, kept):
+        """Every view of ``scene`` (from ``scene(i)``) as (sample, kept):
         a view that is not kept has its rendered frame and no labels, and no
         sensor, ground-truth or grasp work is spent on it."""
         cfg = self.cfg
+        if cfg.grasps.enabled and scene.settled is not self._settled:
+            scene = self.scene(scene.index)  # grasp checks use the physics world: settle it again (same result)
         t0 = time.perf_counter()
         self.renderer.set_scene(scene.settled, seed=cfg.seed)
         self.stage["render"] += time.perf_counter() - t0

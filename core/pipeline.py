@@ -18,95 +18,26 @@ result is returned as a RunSummary (the CLI draws the bar and the summary).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-import platform
 import shutil
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from dropsynth import __version__
 from dropsynth.errors import ConfigError, DropsynthError
-from dropsynth.generator import STAGES, selected_catalog  # noqa: F401  (selected_catalog: part of this API)
-from dropsynth.shards import Job, ShardWorker, run_writer  # noqa: F401  (Job, ShardWorker: part of this API)
-from dropsynth.writers.outdir import (PARTS, PREVIEW, RUN_CONFIG, RUN_JSON, Snapshot, complete_shards,
-                                      prepare_output, wrote_frames)
+from dropsynth.generator import selected_catalog  # noqa: F401  (part of this module's API)
+from dropsynth.runrecord import RunSummary, fingerprint, read_run_json, write_run_json
+from dropsynth.shards import Job, ShardWorker, run_writer  # noqa: F401  (Job, ShardWorker: part of this module's API)
+from dropsynth.writers.outdir import (PARTS, RUN_CONFIG, RUN_JSON, Snapshot, complete_shards, prepare_output,
+                                      wrote_frames)
 
 log = logging.getLogger(__name__)
 
 
 class Interrupted(DropsynthError):
     """The run was stopped (Ctrl-C); the folder can be completed with --resume."""
-
-
-@dataclass
-class RunSummary:
-    out_dir: str
-    frames: int = 0
-    annotations: int = 0
-    per_class: dict = field(default_factory=dict)
-    empty_images: int = 0
-    removed_objects: int = 0  # left the table during settling
-    unplaced_objects: int = 0  # no collision-free spawn position found
-    scenes_not_at_rest: int = 0
-    scenes_calmed: int = 0  # hit physics.max_steps, then at rest under the calming rule
-    scenes_redrawn: int = 0  # ... or after new spawn orientations from their resettle stream
-    seconds: float = 0.0
-    frames_this_run: int = 0  # frames made by this invocation (less than frames after --resume)
-    shards_resumed: int = 0
-    workers: int = 1  # that actually ran (fewer than asked when there are fewer shards to do)
-    workers_asked: int = 1
-    backend: str = "local"
-    stage_seconds: dict = field(default_factory=dict)  # summed over workers (CPU seconds)
-    gl_renderer: str = ""
-    preview: str | None = None
-    packs: list = field(default_factory=list)
-    pack_paths: list = field(default_factory=list)  # what exporters reload the assets (meshes) from
-    splits: dict = field(default_factory=dict)  # images per split, when output.splits is set
-    exports: dict = field(default_factory=dict)  # format -> where it was written
-    exports_pending: bool = False  # run.json written, exports not yet
-    renderers: dict = field(default_factory=dict)  # images per renderer, only when render.backend is cycles
-
-    @property
-    def frames_per_s(self) -> float:
-        return self.frames_this_run / self.seconds if self.seconds > 0 else 0.0
-
-
-
-def _fingerprint(cfg, catalog) -> dict:
-    """What a resumed run must share with the original: config, assets,
-    version, and the image folders' listings (names and sizes)."""
-    from dropsynth.config import image_files
-
-    folders = {}
-    for key, folder in (("materials.texture_folder", cfg.materials.texture_folder),
-                        ("background.image_folder", cfg.background.image_folder)):
-        if folder is not None and Path(folder).is_dir():
-            folders[key] = [[Path(f).name, Path(f).stat().st_size] for f in image_files(folder)]
-    out = {"config": cfg.to_dict(), "assets": [a.key for a in catalog.all_assets], "dropsynth": __version__}
-    if folders:
-        out["image_folders"] = folders
-    return out
-
-
-def package_versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"dropsynth": __version__, "python": platform.python_version()}
-    for name in ("numpy", "pybullet", "pyrender", "PyOpenGL", "trimesh", "pillow", "pycocotools", "scipy"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    import zlib
-
-    out["zlib"] = zlib.ZLIB_RUNTIME_VERSION  # the PNG bytes depend on it
-    return out
 
 
 def default_workers() -> int:
@@ -197,7 +128,7 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
             progress(n, annotations)
 
     try:
-        resumed = prepare_output(out_dir, overwrite, resume, _fingerprint(cfg, catalog), temp_dirs=writes.temp_dirs)
+        resumed = prepare_output(out_dir, overwrite, resume, fingerprint(cfg, catalog), temp_dirs=writes.temp_dirs)
         if resumed:
             first_frame.set()  # the folder is a run in progress: never rolled back
         if cfg.grasps.enabled:
@@ -262,27 +193,12 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
                          pack_paths=list(pack_paths),
                          packs=[{"name": n, "objects": sum(a.pack == n for a in catalog.assets)}
                                 for n in catalog.packs])
-    per_class: Counter = Counter()
-    stage = dict.fromkeys(STAGES, 0.0)
-    for k, p in enumerate(parts):
-        st = read_part(p)["stats"]
-        for key in ("frames", "annotations", "empty_images", "removed_objects", "unplaced_objects",
-                    "scenes_not_at_rest", "scenes_calmed", "scenes_redrawn"):
-            setattr(summary, key, getattr(summary, key) + st.get(key, 0))
-        if k not in done:
-            summary.frames_this_run += st["frames"]
-            for name, v in st["stage_seconds"].items():
-                stage[name] += v
-        per_class.update(st["per_class"])
-        for name, n in st.get("renderers", {}).items():
-            summary.renderers[name] = summary.renderers.get(name, 0) + n
+    summary.add_parts((read_part(p)["stats"] for p in parts), done, catalog.categories)
     licenses = sorted({a.license for a in catalog.all_assets})
     head = header(catalog.categories, licenses, description=f"dropsynth {cfg.scene.builder} dataset",
                   seed=cfg.seed, mask_format=cfg.output.mask_format, keypoints=cfg.output.keypoints,
                   polygon_convention=cfg.output.polygon_convention)
     merge_parts(out_dir / "annotations" / "instances.json", head, parts)
-    summary.per_class = {name: per_class.get(name, 0) for name, _ in catalog.categories}
-    summary.stage_seconds = {k: round(v, 4) for k, v in stage.items()}
     summary.gl_renderer = gl_name
     if cfg.output.preview and summary.frames:
         from dropsynth.writers.preview import write_preview
@@ -297,11 +213,11 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
         # Exports read the finished dataset (run.json included). Until they are
         # done run.json says so, and --resume finishes them.
         summary.exports_pending = True
-        write_run_json(out_dir, cfg, summary)
+        write_run_json(out_dir, cfg, summary, writes.listing)
         _exports(out_dir, cfg, summary)
         summary.exports_pending = False
         summary.seconds = time.perf_counter() - t_start
-    write_run_json(out_dir, cfg, summary)
+    write_run_json(out_dir, cfg, summary, writes.listing)
     return summary
 
 
@@ -324,28 +240,17 @@ def _exports(out_dir: Path, cfg, summary: RunSummary) -> None:
 
 def _already_complete(out_dir: Path, cfg, catalog) -> RunSummary:
     """--resume of a finished run: check it is the same run, change nothing."""
-    prepare_output(out_dir, False, True, _fingerprint(cfg, catalog), temp_dirs=run_writer(cfg, out_dir).temp_dirs)
+    writes = run_writer(cfg, out_dir)
+    prepare_output(out_dir, False, True, fingerprint(cfg, catalog), temp_dirs=writes.temp_dirs)
     shutil.rmtree(out_dir / "annotations" / PARTS, ignore_errors=True)
-    run = json.loads((out_dir / RUN_JSON).read_text())
-    c = run["counts"]
-    preview = out_dir / PREVIEW
-    summary = RunSummary(out_dir=str(out_dir), frames=c["frames"], annotations=c["annotations"],
-                         per_class=c["per_class"], empty_images=c["empty_images"],
-                         removed_objects=c["removed_objects"], unplaced_objects=c["unplaced_objects"],
-                         scenes_not_at_rest=c["scenes_not_at_rest"], scenes_calmed=c.get("scenes_calmed", 0),
-                         scenes_redrawn=c.get("scenes_redrawn", 0), shards_resumed=-1,
-                         stage_seconds=dict.fromkeys(STAGES, 0.0), gl_renderer=run["gl_renderer"],
-                         preview=str(preview) if preview.is_file() else None, packs=run.get("packs", []),
-                         pack_paths=run.get("pack_paths", []), seconds=run["timings"]["seconds"],
-                         frames_this_run=run["timings"].get("frames_this_run", 0),
-                         renderers=c.get("renderers", {}))
+    summary, run = read_run_json(out_dir)
     if run.get("exports_pending"):
         # Interrupted while exporting: the dataset is whole, finish the exports.
         summary.exports_pending = True
         _exports(out_dir, cfg, summary)
         summary.exports_pending = False
         summary.shards_resumed = 0
-        write_run_json(out_dir, cfg, summary)
+        write_run_json(out_dir, cfg, summary, writes.listing)
     return summary
 
 
@@ -353,36 +258,3 @@ def _interrupt_message(out_dir: Path, total: int) -> str:
     complete = len(complete_shards(out_dir, total))
     return (f"interrupted: {complete} of {total} shards complete in {out_dir}; "
             f"run the same command with --resume to finish")
-
-
-def write_run_json(out_dir: Path, cfg, summary: RunSummary) -> None:
-    """run.json: resolved config, seed, versions, counts, timings. Written last."""
-    from dropsynth.writers.coco import write_json_atomic
-
-    data = {
-        "tool": "dropsynth",
-        "seed": cfg.seed,
-        "config": cfg.to_dict(),
-        "versions": package_versions(),
-        "gl_renderer": summary.gl_renderer,
-        "packs": summary.packs,
-        "pack_paths": summary.pack_paths,
-        "execution": {"backend": summary.backend, "workers": summary.workers, "workers_asked": summary.workers_asked,
-                      "shards_resumed": summary.shards_resumed},
-        "exports_pending": summary.exports_pending,
-        "counts": {
-            "frames": summary.frames, "annotations": summary.annotations, "per_class": summary.per_class,
-            "empty_images": summary.empty_images, "removed_objects": summary.removed_objects,
-            "unplaced_objects": summary.unplaced_objects, "scenes_not_at_rest": summary.scenes_not_at_rest,
-            "scenes_calmed": summary.scenes_calmed, "scenes_redrawn": summary.scenes_redrawn,
-        },
-        "timings": {"seconds": round(summary.seconds, 3), "frames_this_run": summary.frames_this_run,
-                    "frames_per_s": round(summary.frames_per_s, 3), "stage_seconds": summary.stage_seconds},
-        "files": {**run_writer(cfg, out_dir).listing,  # the writers of the run: coco, rgb, depth, instances, ...
-                  "preview": PREVIEW if summary.preview else None,
-                  "splits": {k: f"annotations/instances_{k}.json" for k in summary.splits},
-                  "exports": {k: os.path.relpath(v, out_dir) for k, v in summary.exports.items()}},
-    }
-    if summary.renderers:  # only in runs that use Cycles: other runs keep their bytes
-        data["counts"]["renderers"] = dict(sorted(summary.renderers.items()))
-    write_json_atomic(out_dir / RUN_JSON, data, indent=2)

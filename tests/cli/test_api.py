@@ -195,8 +195,17 @@ def test_a_job_carries_the_validated_config_and_workers_do_not_validate_again(tm
     from dropsynth.generator import selected_catalog
     from dropsynth.shards import Job, ShardWorker
 
-    cfg = dropsynth.load_config(scenes=1, views_per_scene=1, **{"camera.width": 64, "camera.height": 48})
+    from PIL import Image
+
+    folder = tmp_path / "backgrounds"
+    folder.mkdir()
+    for k in range(2):
+        Image.fromarray(np.full((8, 8, 3), 60 * k, np.uint8)).save(folder / f"{k}.png")
+    cfg = dropsynth.load_config(scenes=1, views_per_scene=1, **{"camera.width": 64, "camera.height": 48,
+                                                                "background.kinds": ["image"],
+                                                                "background.image_folder": str(folder)})
     paths, _ = selected_catalog(cfg)
+    tmp_path = tmp_path / "out"
     job = pickle.loads(pickle.dumps(Job(config=cfg, out_dir=str(tmp_path), pack_paths=tuple(paths),
                                         shard_scenes=1)))
     assert job.config.camera.width == 64 and job.n_shards == 1
@@ -205,7 +214,7 @@ def test_a_job_carries_the_validated_config_and_workers_do_not_validate_again(tm
         raise AssertionError("a worker validated the config again")
 
     monkeypatch.setattr(config_mod, "from_dict", refuse)
-    monkeypatch.setattr(config_mod, "image_files", refuse)
+    monkeypatch.setattr(config_mod, "_check_folders", refuse)  # what re-opened the image folders
     w = ShardWorker(job)
     try:
         stats = w.run(0)
