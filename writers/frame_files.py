@@ -108,7 +108,7 @@ class GraspFilesWriter:
         self.per_annotation = per_annotation
         self.entries = ("grasps", *(GRASP_FORMAT_DIRS[f] for f in self.formats))
         self.temp_dirs = (*self.entries, "grasps/library")
-        self.listing = {}  # described by the grasp library's own README (grasps/library)
+        self.listing = {d: f"{d}/" for d in self.entries}
         self._made = False
 
     def _open(self) -> None:

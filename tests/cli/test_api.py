@@ -113,6 +113,14 @@ def test_samples_in_memory_equal_what_generate_writes(tmp_path):
         checked += len(written)
         assert all("bbox3d_px" in a and "keypoints" in a for a in written)
     assert checked == summary.annotations > 0
+    from dropsynth.outlock import LOCK_NAME
+    from dropsynth.writers.outdir import our_entries
+
+    # what --overwrite would replace covers everything the run wrote
+    assert {p.name for p in out.iterdir()} - {LOCK_NAME} <= set(our_entries())
+    listed = json.loads((out / "run.json").read_text())["files"]
+    assert [listed[k] for k in ("rgb", "depth_noisy", "class", "normals", "nocs")] == [
+        "rgb/", "depth_noisy/", "class/", "normals/", "nocs/"]
     # the sensor noise is in the written pixels: the noiseless render differs from them
     assert not np.array_equal(_png(out / images[1]["file_name"]), _render_without_noise(cfg, 0))
 
