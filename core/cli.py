@@ -103,8 +103,8 @@ def main():
 def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height, mask_format, sets, packs,
              no_builtin, preset, overwrite, resume, workers, backend, ray_address, no_progress, verbose):
     """Generate a dataset: drop objects, settle them, render views, write COCO."""
+    from dropsynth import api
     from dropsynth import config as config_mod
-    from dropsynth.pipeline import default_workers, generate as run
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     for name, v in (("--scenes", scenes), ("--views-per-scene", views_per_scene), ("--width", width),
@@ -125,7 +125,7 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
             ("--mask-format", {"output": {"mask_format": mask_format}}, bool(mask_format)),
             ("--no-builtin", {"assets": {"builtin": False}}, no_builtin),
             ("--preset", {"preset": preset}, bool(preset))) if given]
-    cfg = config_mod.load(config_path, overrides)
+    cfg = api.load_config(config_path, sources=overrides)
     total = cfg.scenes * cfg.views_per_scene
 
     from tqdm import tqdm
@@ -157,9 +157,9 @@ def generate(out_dir, scenes, views_per_scene, seed, config_path, width, height,
     _STOP_SIGNAL.clear()
     sigterm = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        summary = run(cfg, out_dir, packs=list(packs), overwrite=overwrite, resume=resume,
-                      workers=workers or default_workers(), backend=backend, ray_address=ray_address,
-                      progress=progress, library_progress=library_progress)
+        summary = api.generate(cfg, out_dir, packs=list(packs), overwrite=overwrite, resume=resume,
+                               workers=workers, backend=backend, ray_address=ray_address,
+                               progress=progress, library_progress=library_progress)
     finally:
         signal.signal(signal.SIGTERM, sigterm)
         bar.close()

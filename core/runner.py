@@ -29,7 +29,7 @@ def _init_worker(job, progress_q, lp_threads: str | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if lp_threads:
         os.environ.setdefault("LP_NUM_THREADS", lp_threads)
-    from dropsynth.pipeline import ShardWorker
+    from dropsynth.shards import ShardWorker
 
     _progress_q = progress_q
     try:
@@ -155,7 +155,7 @@ def run_ray(job, shards: Iterable[int], workers: int, address: str | None,
         def __init__(self, job):
             if workers > 1:
                 os.environ.setdefault("LP_NUM_THREADS", "1")
-            from dropsynth.pipeline import ShardWorker
+            from dropsynth.shards import ShardWorker
 
             self.w = ShardWorker(job)
 

@@ -124,10 +124,12 @@ def test_a_billion_scenes_start_without_growing_the_parent(tmp_path):
 def test_shard_ranges_are_computed_not_listed():
     from dropsynth.pipeline import Job
 
-    job = Job(config={"scenes": 10**9}, out_dir="x", pack_paths=(), shard_scenes=3)
+    from types import SimpleNamespace
+
+    job = Job(config=SimpleNamespace(scenes=10**9), out_dir="x", pack_paths=(), shard_scenes=3)
     assert job.n_shards == 333333334
     assert job.shard_range(0) == (0, 3) and job.shard_range(job.n_shards - 1) == (999999999, 10**9)
-    assert Job(config={"scenes": 8}, out_dir="x", pack_paths=(), shard_scenes=4).n_shards == 2
+    assert Job(config=SimpleNamespace(scenes=8), out_dir="x", pack_paths=(), shard_scenes=4).n_shards == 2
 
 
 # --- one writer per folder ------------------------------------------------------
