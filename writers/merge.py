@@ -34,7 +34,7 @@ def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bo
     file must not mix RLE and polygons) and an output folder that is not
     empty (unless ``overwrite`` and it is a previous dropsynth output).
     """
-    from dropsynth.pipeline import prepare_output
+    from dropsynth.writers.outdir import prepare_output
 
     if len(sources) < 2:
         raise ConfigError("merge: give at least two datasets")
