@@ -8,8 +8,9 @@ import numbers
 from pathlib import Path
 from typing import Mapping
 
+from dropsynth.config_types import suggest
 from dropsynth.errors import ConfigError
-from dropsynth.settings import RunConfig, suggest
+from dropsynth.settings import RunConfig
 
 # The built-in scene builders (dropsynth.scenes.builders makes its registry from these names); more come
 # from the dropsynth.scene_builders entry point group. Named here so that config imports no builder.
