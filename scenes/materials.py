@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from dropsynth.config import RunConfig, image_files
+from dropsynth.config import BackgroundConfig, MaterialsConfig
 from dropsynth.types import Fixture, Material, ObjectSpec, Texture
 
 
@@ -19,12 +19,11 @@ def _color(rng: np.random.Generator, lo_hi) -> tuple[float, float, float]:
     return tuple(float(c) for c in rng.uniform(lo_hi[0], lo_hi[1], 3))
 
 
-def sample_texture(kind: str, rng: np.random.Generator, color_range, frequency, folder: str | None,
+def sample_texture(kind: str, rng: np.random.Generator, color_range, frequency, files: list[str],
                    tile_m: float = 0.1) -> Texture:
-    """A texture of ``kind`` (noise, stripes, checker, image) with its
-    parameters drawn from ``rng``."""
+    """A texture of ``kind`` (noise, stripes, checker, image: one of
+    ``files``) with its parameters drawn from ``rng``."""
     if kind == "image":
-        files = image_files(folder)
         return Texture(kind="image", path=files[int(rng.integers(len(files)))], tile_m=tile_m)
     return Texture(kind=kind, colors=(_color(rng, color_range), _color(rng, color_range)),
                    frequency=int(rng.integers(frequency[0], frequency[1] + 1)),
@@ -32,43 +31,41 @@ def sample_texture(kind: str, rng: np.random.Generator, color_range, frequency, 
                    tile_m=tile_m)
 
 
-def sample_material(cfg: RunConfig, rng: np.random.Generator) -> Material:
+def sample_material(m: MaterialsConfig, rng: np.random.Generator) -> Material:
     """A random PBR material: base colour, roughness, metallic, and a texture
     of a kind drawn from ``materials.textures`` ("plain": none)."""
-    m = cfg.materials
     color = _color(rng, m.color) + (1.0,)
     rough = float(rng.uniform(*m.roughness))
     metal = float(rng.uniform(*m.metallic))
     kind = m.textures[int(rng.integers(len(m.textures)))]
     tex = None
     if kind != "plain":
-        tex = sample_texture(kind, rng, m.color, m.texture_frequency, m.texture_folder,
+        tex = sample_texture(kind, rng, m.color, m.texture_frequency, m.listing(),
                              tile_m=float(rng.uniform(*m.texture_tile_m)))
     return Material(base_color=color, roughness=rough, metallic=metal, texture=tex)
 
 
-def assign(cfg: RunConfig, objects, fixtures, rng: np.random.Generator):
+def assign(m: MaterialsConfig, objects, fixtures, rng: np.random.Generator):
     """Random materials for the surfaces named in ``materials.randomize``.
     Returns (objects, fixtures, table material or None)."""
-    which = set(cfg.materials.randomize)
+    which = set(m.randomize)
     if "objects" in which:
-        objects = [o if (o.primitive is None and cfg.materials.keep_asset_textures)
-                   else dataclasses.replace(o, material=sample_material(cfg, rng)) for o in objects]
-    table = sample_material(cfg, rng) if "table" in which else None
+        objects = [o if (o.primitive is None and m.keep_asset_textures)
+                   else dataclasses.replace(o, material=sample_material(m, rng)) for o in objects]
+    table = sample_material(m, rng) if "table" in which else None
     if "fixtures" in which and fixtures:
         # One material for all the walls of a bin or shelf: they are one piece.
-        mat = sample_material(cfg, rng)
+        mat = sample_material(m, rng)
         fixtures = [dataclasses.replace(f, material=mat) for f in fixtures]
     return list(objects), list(fixtures), table
 
 
-def sample_background(cfg: RunConfig, rng: np.random.Generator) -> Texture | None:
+def sample_background(b: BackgroundConfig, rng: np.random.Generator) -> Texture | None:
     """The scene's background (config ``background``): None for a plain
     colour (the renderer's clear colour), else a texture that fills the image."""
-    b = cfg.background
     if b.kinds == ["color"]:
         return None
     kind = b.kinds[int(rng.integers(len(b.kinds)))]
     if kind == "color":
         return None
-    return sample_texture(kind, rng, (0.0, 1.0), b.frequency, b.image_folder)
+    return sample_texture(kind, rng, (0.0, 1.0), b.frequency, b.listing())

@@ -21,10 +21,10 @@ scenes.
 from __future__ import annotations
 
 import hashlib
-import math
 import numbers
 from typing import Hashable, Iterable, Mapping
 
+from dropsynth.config import normalize_ratios  # split ratios are checked with the config
 from dropsynth.errors import ConfigError, DropsynthError
 
 __all__ = ["DEFAULT_RATIOS", "normalize_ratios", "scene_uniform", "assign_splits", "scene_key", "split_of_image",
@@ -33,33 +33,6 @@ __all__ = ["DEFAULT_RATIOS", "normalize_ratios", "scene_uniform", "assign_splits
 DEFAULT_RATIOS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
 
 SceneKey = Hashable  # int scene_id, or (source, scene_id) for merged datasets
-
-
-def normalize_ratios(ratios: Mapping[str, float]) -> dict[str, float]:
-    """Check split ratios and scale them to sum 1, keeping their order.
-
-    Names must be non-empty strings usable as a folder name; values finite
-    numbers >= 0 with a positive sum. Raises ConfigError otherwise.
-    """
-    if not isinstance(ratios, Mapping) or not ratios:
-        raise ConfigError(f"split ratios: expected a non-empty mapping of split name -> ratio, got {ratios!r}")
-    clean: dict[str, float] = {}
-    for name, value in ratios.items():
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"split ratios: split names must be non-empty strings, got {name!r}")
-        if name != name.strip() or "/" in name or "\\" in name or name.startswith("."):
-            raise ConfigError(f"split ratios: split name {name!r} is not usable as a folder name "
-                              f"(no slashes, no leading dot or surrounding spaces)")
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ConfigError(f"split ratios: {name}: expected a number, got {value!r}")
-        value = float(value)
-        if not math.isfinite(value) or value < 0:
-            raise ConfigError(f"split ratios: {name}: must be a finite number >= 0, got {value!r}")
-        clean[name] = value
-    total = sum(clean.values())
-    if not total > 0:
-        raise ConfigError(f"split ratios: they sum to {total:g}; at least one split needs a ratio above 0")
-    return {name: v / total for name, v in clean.items()}
 
 
 def _check_seed(seed) -> int:

@@ -1,18 +1,62 @@
-"""Scene builder registry: name -> build(cfg, catalog, seed, scene_index) -> SceneSpec.
+"""Scene builder registry: name -> ``build(ctx, catalog) -> SceneSpec``.
 
+A builder gets a ``BuildContext``: the config sections it reads (scene,
+camera, lights, materials, background, distractors), the number of views,
+and the scene's named random streams; never the whole run config or the
+seed, so a builder cannot draw from a stream that is not its scene's.
 Third-party builders register through the ``dropsynth.scene_builders`` entry
 point group (value: ``module:function`` with the same signature).
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Callable
 
+import numpy as np
+
+from dropsynth import seeding
+from dropsynth.config import (BUILDERS, BackgroundConfig, CameraConfig, DistractorConfig, LightConfig,
+                              MaterialsConfig, RunConfig, SceneConfig, _suggest)
 from dropsynth.errors import ConfigError
 
-_BUILTIN = {"tabletop": "dropsynth.scenes.builders.tabletop:build",
-            "bin": "dropsynth.scenes.builders.bin:build",
-            "stack": "dropsynth.scenes.builders.stack:build",
-            "clutter": "dropsynth.scenes.builders.clutter:build"}
+_BUILTIN = {name: f"dropsynth.scenes.builders.{name}:build" for name in BUILDERS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Streams:
+    """The named random streams of one scene (see ``dropsynth.seeding``):
+    ``streams("placement")``, ``streams.view(v, "camera")``. Each call starts
+    the stream afresh, so the numbers depend only on (seed, scene, name)."""
+    seed: int
+    scene_index: int
+
+    def __call__(self, name: str) -> np.random.Generator:
+        return seeding.scene_rng(self.seed, self.scene_index, name)
+
+    def view(self, view_index: int, name: str) -> np.random.Generator:
+        return seeding.view_rng(self.seed, self.scene_index, view_index, name)
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildContext:
+    """What a scene builder may read: its sections, the view count and streams."""
+    scene_index: int
+    views: int
+    scene: SceneConfig
+    camera: CameraConfig
+    lights: LightConfig
+    materials: MaterialsConfig
+    background: BackgroundConfig
+    distractors: DistractorConfig
+    streams: Streams
+
+
+def context(cfg: RunConfig, seed: int, scene_index: int) -> BuildContext:
+    """The build context of scene ``scene_index`` of a run of ``cfg`` with ``seed``."""
+    return BuildContext(scene_index=scene_index, views=cfg.views_per_scene, scene=cfg.scene, camera=cfg.camera,
+                        lights=cfg.lights, materials=cfg.materials, background=cfg.background,
+                        distractors=cfg.distractors, streams=Streams(seed, scene_index))
 
 
 def _load(ref: str) -> Callable:
@@ -32,8 +76,24 @@ def available() -> dict[str, str]:
     return out
 
 
-def get(name: str) -> Callable:
+def get_builder(name: str, source: str = "") -> Callable:
+    """The builder ``name``: ``build(ctx, catalog) -> SceneSpec``."""
     found = available()
     if name not in found:
-        raise ConfigError(f"scene.builder: unknown builder {name!r} (available: {', '.join(found)})")
+        raise ConfigError(f"{source + ': ' if source else ''}scene.builder: unknown builder {name!r}"
+                          f"{_suggest(name, found)} (available: {', '.join(found)})")
     return _load(found[name])
+
+
+def _with_run_config(build: Callable, cfg: RunConfig, catalog, seed: int, scene_index: int):
+    return build(context(cfg, seed, scene_index), catalog)
+
+
+def get(name: str, source: str = "") -> Callable:
+    """The builder ``name`` called as ``build(cfg, catalog, seed, scene_index)``."""
+    return functools.partial(_with_run_config, get_builder(name, source))
+
+
+def build_scene(cfg: RunConfig, catalog, seed: int, scene_index: int):
+    """Scene ``scene_index`` of a run of ``cfg`` (before physics)."""
+    return get(cfg.scene.builder)(cfg, catalog, seed, scene_index)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropsynth import seeding
 from dropsynth.assets.catalog import AssetCatalog
-from dropsynth.config import RunConfig
+from dropsynth.scenes.builders import BuildContext
 from dropsynth.scenes.builders.tabletop import build_in_area
 from dropsynth.types import Fixture, SceneSpec
 
@@ -25,13 +24,13 @@ def walls(inner_m, height_m: float, thickness_m: float, rgba) -> tuple[Fixture, 
     return tuple(out)
 
 
-def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int) -> SceneSpec:
+def build(ctx: BuildContext, catalog: AssetCatalog) -> SceneSpec:
     """Sample one bin scene: objects spawned above the bin's inside (their
     bounding spheres clear of the walls). Objects that bounce out of the bin
     are removed and counted, like objects falling off the table."""
-    sc = cfg.scene
-    rgb = seeding.scene_rng(seed, scene_index, "fixtures").uniform(0.15, 0.85, 3)
+    sc = ctx.scene
+    rgb = ctx.streams("fixtures").uniform(0.15, 0.85, 3)
     wall_rgba = tuple(float(c) for c in rgb) + (1.0,)
-    return build_in_area(cfg, catalog, seed, scene_index, sc.bin_inner_m, keep_inside=True,
+    return build_in_area(ctx, catalog, sc.bin_inner_m, keep_inside=True,
                          fixtures=walls(sc.bin_inner_m, sc.bin_wall_height_m, sc.bin_wall_thickness_m, wall_rgba),
                          workspace_m=tuple(sc.bin_inner_m))

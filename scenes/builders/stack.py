@@ -7,12 +7,11 @@ import math
 
 import numpy as np
 
-from dropsynth import seeding
 from dropsynth.assets.catalog import AssetCatalog
 from dropsynth.assets.mesh import prepare, primitive_mesh, sample_primitive
-from dropsynth.config import RunConfig
 from dropsynth.scenes import composition
-from dropsynth.scenes.builders.tabletop import CLEARANCE_M, add_distractors, finish_scene, random_color
+from dropsynth.scenes.builders import BuildContext
+from dropsynth.scenes.builders.tabletop import add_distractors, find_spot, finish_scene, random_color
 from dropsynth.scenes.samplers import pose
 from dropsynth.types import Asset, ObjectSpec, Primitive
 
@@ -60,16 +59,16 @@ def _vertices(asset: Asset, prim: Primitive | None) -> np.ndarray:
     return np.asarray(primitive_mesh(prim).vertices if prim is not None else prepare(asset).hull)
 
 
-def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int):
+def build(ctx: BuildContext, catalog: AssetCatalog):
     """Sample one stack scene: the objects are split into columns of
     ``scene.stack_height`` objects; each column stands at a free spot of the
     spawn area, its objects laid flat with a random yaw, one above the other
     (vertical extents apart, shifted sideways by up to ``scene.stack_jitter_m``),
     and dropped together. A column that finds no free spot is skipped and its
     objects counted as unplaced."""
-    sc = cfg.scene
-    rng = seeding.scene_rng(seed, scene_index, "placement")
-    mat = seeding.scene_rng(seed, scene_index, "materials")
+    sc = ctx.scene
+    rng = ctx.streams("placement")
+    mat = ctx.streams("materials")
     n = int(rng.integers(sc.num_objects[0], sc.num_objects[1] + 1))
     assets, probs = catalog.assets, catalog.probabilities()
     planned = composition.plan(catalog, sc, n, rng)
@@ -105,12 +104,7 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int):
     objects, unplaced = [], 0
     for col in columns:
         reach = max(it[5] for it in col) + sc.stack_jitter_m
-        centre = None
-        for _ in range(sc.max_tries):
-            cand = np.array([rng.uniform(-hx, hx), rng.uniform(-hy, hy)])
-            if all(np.linalg.norm(cand - q) > reach + rq + CLEARANCE_M for q, rq in placed):
-                centre = cand
-                break
+        centre = find_spot(rng, (hx, hy), reach, placed, sc.max_tries)
         if centre is None:
             unplaced += len(col)
             continue
@@ -127,6 +121,5 @@ def build(cfg: RunConfig, catalog: AssetCatalog, seed: int, scene_index: int):
             xy = centre + r * np.array([math.cos(a), math.sin(a)])
             objects.append(ObjectSpec(instance_id=len(objects) + 1, asset=asset,
                                       world_T_obj=pose(R, (xy[0], xy[1], z)), primitive=prim, color_rgba=color))
-    objects, missed = add_distractors(cfg, catalog, seed, scene_index, objects, sc.spawn_area_m, False,
-                                      sc.spawn_height_m)
-    return finish_scene(cfg, seed, scene_index, objects, mat, unplaced=unplaced + missed)
+    objects, missed = add_distractors(ctx, catalog, objects, sc.spawn_area_m, False, sc.spawn_height_m)
+    return finish_scene(ctx, objects, mat, unplaced=unplaced + missed)

@@ -37,6 +37,12 @@ CORPUS = {
     "minimums_too_many": ("scene:\n  category_instances: {mug: [150, 150], duck: [100, 100]}\n",
                           ["scene.category_instances", "250"]),
     "bad_gripper": ("grasps:\n  enabled: true\n  approach_offset_m: 0.03\n", ["grasps.finger_depth_m"]),
+    "switch_as_integer": ("render:\n  msaa: false\n", ["render.msaa", "must be an integer, got False"]),
+    "weight_as_word": ("scene:\n  category_weights: {mug: heavy}\n",
+                       ["scene.category_weights.mug", "must be a number, got 'heavy'"]),
+    "section_as_list": ("lights: [1, 2]\n", ["lights", "mapping of keys to values"]),
+    "unknown_key_in_a_late_section": ("grasps:\n  enabled: true\n  max_opening: 0.1\n",
+                                      ["grasps.max_opening", "unknown key", "'max_opening_m'"]),
     "unknown_category_in_thin_preset_packs": ("preset: thin\nscene:\n  categories: [cardd]\n",
                                               ["scene.categories", "unknown category 'cardd'", "'card'"]),
 }

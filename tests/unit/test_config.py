@@ -379,3 +379,137 @@ def test_shelf_cameras_keep_to_the_front_unless_azimuth_is_set():
         spec = builders.get("clutter")(cfg, for_run(cfg, packs), 0, 0)
         ys = [c.world_T_cam[1, 3] for c in spec.cameras]
         assert all(y < 0 for y in ys) if front else all(y > 0 for y in ys)
+
+
+# --- typed, frozen models (issue 15) ----------------------------------------------------------
+
+
+def _image_folder(path, n=3):
+    from PIL import Image
+
+    path.mkdir()
+    for i in range(n):
+        Image.new("RGB", (4, 4), (i, 0, 0)).save(path / f"{i}.png")
+    return path
+
+
+def test_config_is_frozen_and_copies_with_updates():
+    import pydantic
+
+    cfg = config.load(None)
+    with pytest.raises(pydantic.ValidationError):
+        cfg.camera.width = 320
+    small = cfg.model_copy(update={"camera": cfg.camera.model_copy(update={"width": 320})})
+    assert small.camera.width == 320 and cfg.camera.width == 640 and small.camera.height == 480
+
+
+def test_pickled_config_is_equal_without_validating_or_listing_folders_again(tmp_path, monkeypatch):
+    import pickle
+
+    folder = _image_folder(tmp_path / "bg")
+    cfg = config.load(None, {"background": {"kinds": ["image"], "image_folder": str(folder)},
+                             "camera": {"width": 320}})
+    blob = pickle.dumps(cfg)
+    for f in folder.iterdir():  # a worker on another machine: the folder is not there
+        f.unlink()
+    folder.rmdir()
+
+    def refuse(*a, **k):
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(RunConfig, "model_validate", classmethod(refuse))
+    again = pickle.loads(blob)
+    assert again == cfg and again.camera.width == 320
+    assert [p.rsplit("/", 1)[-1] for p in again.background.listing()] == ["0.png", "1.png", "2.png"]
+    assert config.source_of(again, "camera.width") == "--set", "where each key came from travels too"
+
+
+def test_the_folder_listing_is_taken_once_at_load(tmp_path):
+    folder = _image_folder(tmp_path / "tex")
+    cfg = config.load(None, {"materials": {"randomize": ["table"], "textures": ["image"],
+                                           "texture_folder": str(folder)}})
+    (folder / "9.png").write_bytes((folder / "0.png").read_bytes())  # added after the run started
+    assert len(cfg.materials.listing()) == 3
+
+
+@pytest.mark.parametrize("text, key, words", [
+    ("render:\n  msaa: false\n", "render.msaa", "integer"),
+    ("scene:\n  category_weights: {mug: abc}\n", "scene.category_weights.mug", "must be a number, got 'abc'"),
+    ("scene:\n  categories: [1]\n", "scene.categories[0]", "must be a string"),
+    ("output:\n  splits: {train: -1}\n", "output.splits.train", "must be >= 0.0, got -1.0"),
+    ("camera:\n  distance_m: [1.0, .inf]\n", "camera.distance_m[1]", "finite"),
+    ("camera: [1, 2]\n", "camera", "mapping of keys to values"),
+    ("sensor:\n  jpeg_quality: [90, 10]\n", "sensor.jpeg_quality", "greater than max"),
+    ("render:\n  surface_kinds: [wod]\n", "render.surface_kinds[0]", "did you mean 'wood'"),
+])
+def test_more_wrong_values_name_the_key_and_the_value(write, text, key, words):
+    msg = load_error(write(text))
+    assert f": {key}: " in msg and words in msg, msg
+
+
+def test_config_imports_no_higher_layer():
+    import subprocess
+    import sys
+
+    code = ("import sys, dropsynth.config; print(' '.join(m for m in sys.modules if m.split('.')[:2] in "
+            "(['dropsynth', 'scenes'], ['dropsynth', 'writers'], ['dropsynth', 'render'], ['dropsynth', 'assets'])))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"dropsynth.config imports {out}"
+
+
+def test_builder_names_are_the_registry_and_unknown_ones_get_a_suggestion():
+    from dropsynth.scenes import builders
+
+    for name in config.BUILDERS:
+        assert callable(builders.get_builder(name)), name
+    assert set(config.BUILDERS) <= set(builders.available())
+    with pytest.raises(ConfigError) as ei:
+        builders.get_builder("clutr", "run.yaml")
+    assert str(ei.value).startswith("run.yaml: scene.builder: unknown builder 'clutr'; did you mean 'clutter'?")
+
+
+def test_builders_get_their_sections_and_streams_not_the_run_config():
+    import dataclasses
+
+    from dropsynth.assets.catalog import discover_packs, for_run
+    from dropsynth.scenes import builders
+    from dropsynth.scenes.builders import tabletop
+
+    cfg = config.load(None, {"views_per_scene": 2})
+    catalog = for_run(cfg, [str(p) for p in discover_packs([], builtin=True)])
+    ctx = builders.context(cfg, 7, 3)
+    assert {f.name for f in dataclasses.fields(ctx)} == {"scene_index", "views", "scene", "camera", "lights",
+                                                        "materials", "background", "distractors", "streams"}
+    spec = tabletop.build(ctx, catalog)
+    old_style = builders.get("tabletop")(cfg, catalog, 7, 3)
+    assert spec.scene_index == 3 and len(spec.cameras) == 2
+    assert [o.world_T_obj.tolist() for o in spec.objects] == [o.world_T_obj.tolist() for o in old_style.objects]
+    other = tabletop.build(dataclasses.replace(ctx, streams=builders.Streams(8, 3)), catalog)
+    assert [o.world_T_obj.tolist() for o in other.objects] != [o.world_T_obj.tolist() for o in spec.objects]
+
+
+def test_find_spot_rejects_overlaps_and_gives_up_after_max_tries():
+    import numpy as np
+
+    from dropsynth.scenes.builders.tabletop import CLEARANCE_M, find_spot
+
+    occupied = [(np.array([0.0, 0.0]), 0.1)]
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        spot = find_spot(rng, (0.3, 0.3), 0.05, occupied, 100)
+        assert spot is not None and np.linalg.norm(spot) > 0.15 + CLEARANCE_M
+    rng, twin = np.random.default_rng(2), np.random.default_rng(2)
+    assert find_spot(rng, (0.05, 0.05), 0.05, occupied, 7) is None, "the area is covered: no spot"
+    twin.uniform(size=14)  # 7 tries of (x, y), no more
+    assert rng.uniform() == twin.uniform()
+
+
+def test_schema_is_inline_and_describe_defaults_are_copies():
+    schema = config.json_schema()
+    text = json.dumps(schema)
+    assert "$ref" not in text and "$defs" not in text and '"title"' not in text.replace('"title": "dropsynth', "")
+    assert schema["properties"]["physics"]["properties"]["lin_vel_tol_m_s"]["exclusiveMinimum"] == 0.0
+    assert schema["properties"]["render"]["properties"]["msaa"]["enum"] == [0, 2, 4, 8]
+    rows = {k: d for k, _, d in config.describe()}
+    rows["lights.kinds"].append("spot")
+    assert RunConfig().lights.kinds == ["directional", "point"]

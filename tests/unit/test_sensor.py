@@ -2,8 +2,6 @@
 and the clean inputs are never modified."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -40,7 +38,7 @@ def test_no_knob_is_no_effect(rgb, depth):
 
 @pytest.mark.parametrize("knob", list(RGB_KNOBS))
 def test_each_rgb_knob_changes_the_image_and_repeats_with_the_seed(knob, rgb):
-    cfg = dataclasses.replace(SensorConfig(), **{knob: RGB_KNOBS[knob]})
+    cfg = SensorConfig().model_copy(update={knob: RGB_KNOBS[knob]})
     before = rgb.copy()
     a = rgb_effects(rgb, cfg, np.random.default_rng(5))
     b = rgb_effects(rgb, cfg, np.random.default_rng(5))
@@ -55,7 +53,7 @@ def test_each_rgb_knob_changes_the_image_and_repeats_with_the_seed(knob, rgb):
 
 @pytest.mark.parametrize("knob", list(DEPTH_KNOBS))
 def test_each_depth_knob_changes_the_depth_and_repeats_with_the_seed(knob, depth):
-    cfg = dataclasses.replace(SensorConfig(), **{knob: DEPTH_KNOBS[knob]})
+    cfg = SensorConfig().model_copy(update={knob: DEPTH_KNOBS[knob]})
     before = depth.copy()
     a = depth_effects(depth, cfg, np.random.default_rng(5))
     assert np.array_equal(depth, before)
