@@ -53,7 +53,7 @@ def _session_collision_cache(tmp_path_factory) -> Path:
     """Collision meshes (V-HACD, seconds per concave object) of the example
     and built-in packs, computed once into a temporary folder."""
     from dropsynth.assets.catalog import load_catalog
-    from dropsynth.assets.mesh import prepare
+    from dropsynth.scenes.physics import collision_shape
 
     cache = tmp_path_factory.mktemp("dropsynth_cache")
     with pytest.MonkeyPatch.context() as mp:
@@ -62,7 +62,7 @@ def _session_collision_cache(tmp_path_factory) -> Path:
         mp.delenv("DROPSYNTH_ASSETS", raising=False)
         for a in load_catalog([EXAMPLE], builtin=True, installed=False).assets:
             if not a.primitive_kind:
-                prepare(a)
+                collision_shape(a)
     return cache / "collision"
 
 

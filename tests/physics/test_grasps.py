@@ -11,7 +11,7 @@ from dropsynth.assets.mesh import obj_parts, prepare
 from dropsynth.grasps import Gripper, grasp_centres, sample_antipodal
 from dropsynth.scenes import builders
 from dropsynth.scenes.grasp_sim import GraspTrials
-from dropsynth.scenes.physics import PhysicsWorld
+from dropsynth.scenes.physics import PhysicsWorld, collision_shape
 from dropsynth.types import ObjectSpec
 
 SMALL = gl.LibraryParams(candidates=12, robust_trials=1)
@@ -181,7 +181,7 @@ def _solids(settled, world, target):
             m = primitive_mesh(o.primitive)
             out.append((T, ConvexHull(m.vertices).equations))
         else:
-            for part in obj_parts(prepare(o.asset).collision_obj):
+            for part in obj_parts(collision_shape(o.asset).obj_path):
                 out.append((T, ConvexHull(np.asarray(part.vertices)).equations))
     return out
 
