@@ -24,7 +24,7 @@ import ast
 import fnmatch
 import importlib.util
 import pkgutil
-import tomllib
+import re
 from pathlib import Path
 
 import pytest
@@ -111,8 +111,13 @@ def layer_of(module: str) -> str | None:
 
 def _packages() -> list[str]:
     """The packages of the distribution (pyproject's list, the one setuptools installs)."""
-    meta = tomllib.loads((REPO / "pyproject.toml").read_text())
-    return list(meta["tool"]["setuptools"]["packages"])
+    text = (REPO / "pyproject.toml").read_text()
+    try:
+        import tomllib  # Python >= 3.11
+    except ModuleNotFoundError:  # 3.10: the list is plain enough to read by hand
+        block = re.search(r"^\[tool\.setuptools\]\s*$.*?^packages\s*=\s*\[(.*?)\]", text, re.S | re.M).group(1)
+        return re.findall(r'^\s*"([^"]+)"', block, re.M)
+    return list(tomllib.loads(text)["tool"]["setuptools"]["packages"])
 
 
 def installed_modules() -> dict[str, Path]:
