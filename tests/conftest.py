@@ -28,6 +28,8 @@ os.environ.pop("DROPSYNTH_ASSETS", None)
 
 from dropsynth.render import gl as _gl  # noqa: E402  (after the environment above; imports no GL itself)
 
+pytest_plugins = ("pytester",)  # tests/test_render_marker.py runs this file's guard in a pytest of its own
+
 _running: list = [None]  # the test item whose setup, call or teardown runs now
 _UNMARKED = pytest.StashKey[list]()
 
