@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dropsynth.errors import AssetError
+from dropsynth.errors import AssetError, ConfigError
 from dropsynth.types import Asset
 
 BUILTIN_PACK = Path(__file__).parent / "builtin"
@@ -24,6 +24,7 @@ MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".ply", ".stl")
 UNITS_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 COLLISION_MODES = ("auto", "hull", "decompose")  # or a collision mesh file
 ENV_PACKS = "DROPSYNTH_ASSETS"  # extra pack paths, separated like PATH
+NUM_OBJECTS_CAP = 200  # scene.num_objects' upper bound
 _OBJECT_KEYS = {"id", "category", "supercategory", "mesh", "urdf", "collision", "unit", "scale", "mass_kg",
                 "density_kg_m3", "friction", "restitution", "color", "primitive", "size_m"}
 _PACK_KEYS = {"name", "version", "license", "author", "description", "objects"}
@@ -448,13 +449,33 @@ class AssetCatalog:
         return AssetCatalog(tuple(keep), weights)
 
 
+def check_composition(catalog: AssetCatalog, scene_cfg, source: str) -> None:
+    """Config errors that need the catalog: unknown categories, shares above 1,
+    minimums that exceed the scene's object cap (``scenes.composition``
+    draws the counts)."""
+    known = [c for c, _ in catalog.categories]
+    for key in ("class_shares", "category_instances"):
+        for c in getattr(scene_cfg, key) or {}:
+            if c not in known:
+                raise ConfigError(f"{source}: scene.{key}.{c}: unknown category{_suggest(c, known)} "
+                                  f"(known: {', '.join(known)})")
+    mins = sum(r[0] for r in (scene_cfg.category_instances or {}).values())
+    if mins > NUM_OBJECTS_CAP:
+        raise ConfigError(f"{source}: scene.category_instances: the minimums add up to {mins} objects per scene, "
+                          f"more than {NUM_OBJECTS_CAP}")
+    shares = scene_cfg.class_shares or {}
+    if sum(shares.values()) > 1.0 + 1e-9:
+        raise ConfigError(f"{source}: scene.class_shares: the shares add up to {sum(shares.values()):g}, more than 1")
+    if shares and len(shares) == len(known) and sum(shares.values()) < 1.0 - 1e-9:
+        raise ConfigError(f"{source}: scene.class_shares: every category has a share and they add up to "
+                          f"{sum(shares.values()):g}, not 1")
+
+
 def for_run(cfg, pack_paths: list, source: str | None = None) -> AssetCatalog:
     """The catalog a run draws from: its packs, selected and weighted by the
     config's ``scene`` keys, checked against the per-category keys, and its
     distractors (config ``distractors``). ``source``: the config file named
     in errors (default: where ``cfg`` was loaded from)."""
-    from dropsynth.scenes import composition
-
     # A key set by --set or a flag is reported as coming from there (config.load records where).
     source_of = getattr(cfg, "_source_of", None)
     if source is None and source_of is not None:
@@ -464,7 +485,7 @@ def for_run(cfg, pack_paths: list, source: str | None = None) -> AssetCatalog:
     sc = cfg.scene
     catalog = load_catalog(list(pack_paths), builtin=False, installed=False).select(
         sc.categories, sc.objects, sc.category_weights, source=source)
-    composition.check(catalog, sc, source)
+    check_composition(catalog, sc, source)
     source = d_source
     d = cfg.distractors
     if distractor_range(cfg) == (0, 0):

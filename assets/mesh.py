@@ -4,8 +4,10 @@ Both stages agree on one object frame: the mesh scaled to metres and
 translated so that its centre of mass is the origin (axes as in the file).
 Mass properties come from the closed mesh (its convex hull when it is not
 closed); collision geometry is the pack's collision mesh, the convex hull of a
-convex object, or a V-HACD convex decomposition of a concave one, cached on
-disk by content hash.
+convex object, or a convex decomposition of a concave one, cached on disk by
+content hash. The decomposition (V-HACD) is physics' to run: the caller of
+``collision_shape`` hands it in (``dropsynth.scenes.physics.collision_shape``
+does), so that assets import nothing of the layers above them.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -43,26 +46,43 @@ SHIPPED_COLLISION = Path(__file__).resolve().parent / "builtin" / "collision"
 class PreparedMesh:
     """An asset's geometry in its centre-of-mass frame (metres).
 
-    visual: trimesh.Trimesh with texture or colours; collision_obj: path of an
-    OBJ whose 'o' groups are the convex collision parts (one for a plain
-    hull); hull: (N, 3) vertices of the visual's convex hull;
-    inertia_diag (3,) principal moments per kg of mass (m^2) and inertia_R
-    (3, 3) principal axes as columns; volume_m3 of the solid used for mass;
-    watertight: whether that solid was closed; method: how the collision
-    shape was made ("hull", "vhacd", "given", "primitive").
+    visual: trimesh.Trimesh with texture or colours; hull: (N, 3) vertices of
+    the visual's convex hull; inertia_diag (3,) principal moments per kg of
+    mass (m^2) and inertia_R (3, 3) principal axes as columns; volume_m3 of
+    the solid used for mass; watertight: whether that solid was closed;
+    com_m (3,): the centre of mass in the scaled mesh file's frame (the
+    visual is shifted by -com_m); convex: closed and at least
+    ``CONVEX_RATIO`` of its hull's volume. The collision shape is
+    ``collision_shape()``'s, made only for physics.
     """
 
     visual: object
     hull: np.ndarray
-    collision_obj: str
-    parts: int
-    method: str
     radius_m: float
     volume_m3: float
     inertia_diag: np.ndarray
     inertia_R: np.ndarray
     watertight: bool
     extents_m: np.ndarray
+    com_m: np.ndarray
+    convex: bool
+
+
+@dataclass(frozen=True)
+class CollisionShape:
+    """An asset's collision geometry for physics: obj_path, an OBJ whose 'o'
+    groups are the convex parts (in the centre-of-mass frame, metres; one
+    group for a plain hull); parts, their count; method, how they were made
+    ("hull", "vhacd" or "given")."""
+
+    obj_path: str
+    parts: int
+    method: str
+
+
+# A convex decomposition: (input OBJ path, output OBJ path, **VHACD_PARAMS) -> None, writing one 'o'
+# group per convex part. Asset preparation is handed one (physics has V-HACD); assets never import it.
+Decomposer = Callable[..., None]
 
 
 def _load_trimesh(path: str, what: str, asset: Asset, **kw):
@@ -248,8 +268,14 @@ def _reduce_hull(hull, max_vertices: int):
     return trimesh.convex.convex_hull(v[sorted(chosen)])
 
 
-def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> tuple[str, int, str]:
-    """(OBJ path of the convex parts, part count, method).
+@functools.lru_cache(maxsize=512)
+def collision_shape(asset: Asset, decompose: Decomposer) -> CollisionShape:
+    """The collision parts of a mesh or URDF asset: the pack's collision mesh
+    or primitive, the visual's convex hull (collision "hull", or "auto" on a
+    convex object), else a convex decomposition by ``decompose`` (e.g.
+    ``dropsynth.scenes.physics.convex_decomposition``). Cached per process
+    and on disk by content (``geometry_key``); the built-in pack's
+    decompositions ship precomputed.
 
     Even a single hull goes through an OBJ file: PyBullet keeps every shape
     made from a ``vertices=`` list after resetSimulation (measured: 5 MB per
@@ -257,6 +283,8 @@ def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> t
     """
     import trimesh
 
+    prep = prepare(asset)
+    visual_centred, com, convex = prep.visual, prep.com_m, prep.convex
     hull_only = asset.collision_path is None and asset.collision_primitive is None and (
         asset.collision_mode == "hull" or (asset.collision_mode == "auto" and convex))
     cache = collision_cache_dir()
@@ -265,7 +293,7 @@ def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> t
     meta = cache / f"{key}.json"
     if out.is_file() and meta.is_file():
         info = json.loads(meta.read_text())
-        return str(out), int(info["parts"]), info["method"]
+        return CollisionShape(str(out), int(info["parts"]), info["method"])
     cache.mkdir(parents=True, exist_ok=True)
     shipped = SHIPPED_COLLISION / f"{key}.obj"
     if shipped.is_file() and shipped.with_suffix(".json").is_file():
@@ -276,7 +304,7 @@ def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> t
             shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
         info = json.loads(meta.read_text())
-        return str(out), int(info["parts"]), info["method"]
+        return CollisionShape(str(out), int(info["parts"]), info["method"])
     shift = np.eye(4)
     shift[:3, 3] = -com
     if hull_only:
@@ -305,14 +333,12 @@ def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> t
             hulls.append(p.convex_hull)
         method = "given"
     else:
-        from dropsynth.scenes.physics import convex_decomposition
-
         src = cache / f".{key}.{os.getpid()}.in.obj"
         raw = cache / f".{key}.{os.getpid()}.vhacd.obj"
         src.write_text(trimesh.exchange.obj.export_obj(visual_centred, include_texture=False,
                                                        include_normals=False, include_color=False))
         try:
-            convex_decomposition(str(src), str(raw), **VHACD_PARAMS)
+            decompose(str(src), str(raw), **VHACD_PARAMS)
             hulls = [g.convex_hull for g in obj_parts(str(raw)) if len(g.vertices) >= 4]
         finally:
             for f in (src, raw):
@@ -326,13 +352,13 @@ def _collision(asset: Asset, visual_centred, com: np.ndarray, convex: bool) -> t
     tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"parts": len(hulls), "method": method, "asset": asset.key}))
     os.replace(tmp, meta)
-    return str(out), len(hulls), method
+    return CollisionShape(str(out), len(hulls), method)
 
 
 @functools.lru_cache(maxsize=512)
 def prepare(asset: Asset) -> PreparedMesh:
-    """Load, scale and centre an asset's mesh and make its collision shape
-    (cached per process, and on disk for decompositions)."""
+    """Load, scale and centre an asset's mesh; its mass properties (cached
+    per process). The collision shape is ``collision_shape``'s."""
     if asset.primitive_kind:
         raise ValueError("prepare() is for mesh and URDF assets; primitives use primitive_mesh()")
     visual = load_visual(asset)
@@ -362,12 +388,11 @@ def prepare(asset: Asset) -> PreparedMesh:
     if np.linalg.det(evecs) < 0:
         evecs[:, 2] *= -1
     convex = watertight and volume / max(float(hull.volume), 1e-18) >= CONVEX_RATIO
-    coll_obj, parts, method = _collision(asset, visual, com, convex)
     radius = float(np.linalg.norm(visual.vertices, axis=1).max())
     return PreparedMesh(visual=visual, hull=np.asarray(visual.convex_hull.vertices, dtype=np.float64),
-                        collision_obj=coll_obj, parts=parts, method=method, radius_m=radius, volume_m3=volume,
-                        inertia_diag=np.maximum(evals, 1e-12), inertia_R=evecs, watertight=watertight,
-                        extents_m=np.asarray(visual.extents, dtype=np.float64))
+                        radius_m=radius, volume_m3=volume, inertia_diag=np.maximum(evals, 1e-12), inertia_R=evecs,
+                        watertight=watertight, extents_m=np.asarray(visual.extents, dtype=np.float64), com_m=com,
+                        convex=bool(convex))
 
 
 def sample_primitive(asset: Asset, rng: np.random.Generator) -> Primitive:

@@ -13,9 +13,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from dropsynth.errors import AssetError
+from dropsynth.geometry import pose, rot_x, rot_y, rot_z
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,7 @@ def _origin(el, what: str) -> tuple | None:
     if not any(xyz) and not any(rpy):
         return None
     r, p, y = rpy
-    rx = np.array([[1, 0, 0], [0, math.cos(r), -math.sin(r)], [0, math.sin(r), math.cos(r)]])
-    ry = np.array([[math.cos(p), 0, math.sin(p)], [0, 1, 0], [-math.sin(p), 0, math.cos(p)]])
-    rz = np.array([[math.cos(y), -math.sin(y), 0], [math.sin(y), math.cos(y), 0], [0, 0, 1]])
-    t = np.eye(4)
-    t[:3, :3] = rz @ ry @ rx  # URDF: fixed-axis roll, then pitch, then yaw
-    t[:3, 3] = xyz
+    t = pose(rot_z(y) @ rot_y(p) @ rot_x(r), xyz)  # URDF: fixed-axis roll, then pitch, then yaw
     return tuple(float(v) for v in t.ravel())
 
 

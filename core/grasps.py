@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from dropsynth.geometry import project_coco
+
 GRASP_VERSION = "grasps-4"  # bump to invalidate cached grasp libraries
 
 
@@ -226,8 +228,6 @@ def planar_rects(cam_T_grasp: np.ndarray, width_m: np.ndarray, K: np.ndarray, gr
     c, x, w = c[keep], cam_T_grasp[keep, :3, 0], width_m[keep]
     p1 = c - x * (w / 2)[:, None]
     p2 = c + x * (w / 2)[:, None]
-
-    from dropsynth.groundtruth import project_coco
 
     q, q1, q2 = project_coco(c, K), project_coco(p1, K), project_coco(p2, K)
     dx, dy = q2[:, 0] - q1[:, 0], q2[:, 1] - q1[:, 1]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dropsynth.geometry import project_coco
+
 # The 8 corners of a box from its (min, max) corners, in the order
 # x-, y-, z- bits of the index (corner k uses max along axis a when bit a is set).
 CORNER_BITS = np.array([[(k >> a) & 1 for a in range(3)] for k in range(8)], dtype=bool)
@@ -120,15 +122,6 @@ def box_corners_cam(cam_T_obj: np.ndarray, bound: np.ndarray) -> np.ndarray:
     """(8, 3) corners of the object's box in the camera frame (m)."""
     corners = np.where(CORNER_BITS, bound[1], bound[0])
     return corners @ cam_T_obj[:3, :3].T + cam_T_obj[:3, 3]
-
-
-def project_coco(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(N, 3) camera points -> (N, 2) pixel coordinates in COCO's convention
-    (pixel (r, c) covers [c, c+1] x [r, r+1]: OpenCV's u + 0.5)."""
-    z = np.where(points_cam[:, 2] > 1e-9, points_cam[:, 2], 1e-9)
-    u = K[0, 0] * points_cam[:, 0] / z + K[0, 2]
-    v = K[1, 1] * points_cam[:, 1] / z + K[1, 2]
-    return np.stack([u + 0.5, v + 0.5], axis=1)
 
 
 def box_keypoints(corners_cam: np.ndarray, K: np.ndarray, depth_m: np.ndarray,

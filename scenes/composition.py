@@ -7,7 +7,8 @@ depend only on (seed, scene index). Requested shares become per-category
 draw probabilities, and each scene's counts are drawn by systematic sampling
 around their expected values, so a run of N scenes holds each category's
 share of the drawn instances to within about one instance per scene's worth
-of rounding, not a binomial spread.
+of rounding, not a binomial spread. (The config keys are checked against
+the catalog where it is selected: ``assets.catalog.check_composition``.)
 """
 from __future__ import annotations
 
@@ -16,11 +17,7 @@ import math
 import numpy as np
 
 from dropsynth.assets.catalog import AssetCatalog
-from dropsynth.errors import ConfigError
 from dropsynth.types import Asset
-
-NUM_OBJECTS_CAP = 200  # scene.num_objects' upper bound
-
 
 def category_probabilities(catalog: AssetCatalog, shares: dict[str, float] | None) -> dict[str, float]:
     """Probability of drawing each category: the requested ``shares`` for the
@@ -102,26 +99,3 @@ def plan(catalog: AssetCatalog, scene_cfg, n: int, rng: np.random.Generator) -> 
         w = w if w.sum() > 0 else np.ones(len(w))  # weight 0, yet a minimum asks for it
         out += [assets[int(i)] for i in rng.choice(len(assets), size=int(k), p=w / w.sum())] if k else []
     return [out[int(i)] for i in rng.permutation(len(out))]
-
-
-def check(catalog: AssetCatalog, scene_cfg, source: str) -> None:
-    """Config errors that need the catalog: unknown categories, shares above 1,
-    minimums that exceed the scene's object cap."""
-    from dropsynth.assets.catalog import _suggest
-
-    known = [c for c, _ in catalog.categories]
-    for key in ("class_shares", "category_instances"):
-        for c in getattr(scene_cfg, key) or {}:
-            if c not in known:
-                raise ConfigError(f"{source}: scene.{key}.{c}: unknown category{_suggest(c, known)} "
-                                  f"(known: {', '.join(known)})")
-    mins = sum(r[0] for r in (scene_cfg.category_instances or {}).values())
-    if mins > NUM_OBJECTS_CAP:
-        raise ConfigError(f"{source}: scene.category_instances: the minimums add up to {mins} objects per scene, "
-                          f"more than {NUM_OBJECTS_CAP}")
-    shares = scene_cfg.class_shares or {}
-    if sum(shares.values()) > 1.0 + 1e-9:
-        raise ConfigError(f"{source}: scene.class_shares: the shares add up to {sum(shares.values()):g}, more than 1")
-    if shares and len(shares) == len(known) and sum(shares.values()) < 1.0 - 1e-9:
-        raise ConfigError(f"{source}: scene.class_shares: every category has a share and they add up to "
-                          f"{sum(shares.values()):g}, not 1")

@@ -1,5 +1,7 @@
-"""Grasps in PyBullet: trials with a free-floating parallel-jaw gripper, and
-collision checks of gripper poses against a settled scene.
+"""Grasps in PyBullet: trials with a free-floating parallel-jaw gripper, grasp
+libraries made of tried antipodal candidates, and the grasps of a settled
+scene, checked for collisions against it (their files, the cache and the run
+folder's copies, are ``dropsynth.grasp_library``'s).
 
 It drives PyBullet through a ``PhysicsWorld`` (``scenes/physics.py`` stays
 the only module that imports pybullet).
@@ -15,13 +17,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
+from dropsynth import seeding
+from dropsynth.assets.mesh import obj_parts, object_radius, prepare, primitive_mesh
 from dropsynth.config import PhysicsConfig
-from dropsynth.grasps import Gripper
-from dropsynth.scenes.physics import PhysicsWorld, matrix_to_quat
-from dropsynth.types import ObjectSpec
+from dropsynth.geometry import axis_angle, matrix_to_quat, pose
+from dropsynth.grasps import Gripper, sample_antipodal
+from dropsynth.scenes.physics import PhysicsWorld, collision_shape
+from dropsynth.types import Asset, GraspLibrary, ObjectSpec, Primitive
 
 HZ = 240
 CLOSE_STEPS, LIFT_STEPS, SHAKE_STEPS = 120, 120, 240
@@ -79,12 +85,6 @@ def _set_opening(world: PhysicsWorld, body: int, gripper: Gripper, opening_m: fl
 def _penetrates(world: PhysicsWorld, a: int, b: int) -> bool:
     pts = world.pb.getClosestPoints(a, b, 0.0, physicsClientId=world.cid)
     return any(p[8] < -PENETRATION_M for p in pts)
-
-
-def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
-    axis = axis / np.linalg.norm(axis)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
 
 
 class GraspTrials:
@@ -163,7 +163,7 @@ class GraspTrials:
         for k in range(1, SHAKE_STEPS + 1):
             s = math.sin(2 * math.pi * SHAKE_HZ * k / HZ)
             p = top + approach * SHAKE_M * s
-            r = _rotation(approach, SHAKE_RAD * s) @ G[:3, :3]
+            r = axis_angle(approach, SHAKE_RAD * s) @ G[:3, :3]
             pb.changeConstraint(hold, p.tolist(), matrix_to_quat(r), maxForce=2000, physicsClientId=cid)
             pb.stepSimulation(physicsClientId=cid)
         return TrialResult(True, "held") if self._held(grip, body) else TrialResult(False, "dropped")
@@ -201,3 +201,169 @@ class SceneGripper:
             out[i] = any(_penetrates(w, self.body, b) for b in static + near)
         _set_pose(w, self.body, np.array([[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 50.0], [0, 0, 0, 1]]))
         return out
+
+
+# --- grasp libraries: candidates on a mesh, each tried -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class LibraryParams:
+    """How a library is made: candidates kept, perturbed trials per
+    candidate, and the perturbations."""
+
+    candidates: int = 64
+    robust_trials: int = 4
+    pose_noise_m: float = 0.005
+    pose_noise_deg: float = 5.0
+    friction_noise: float = 0.3
+
+
+def params_from_config(gcfg, primitive: bool = False) -> LibraryParams:
+    return LibraryParams(candidates=gcfg.primitive_candidates if primitive else gcfg.candidates,
+                         robust_trials=0 if primitive else gcfg.robust_trials, pose_noise_m=gcfg.pose_noise_m,
+                         pose_noise_deg=gcfg.pose_noise_deg, friction_noise=gcfg.friction_noise)
+
+
+def object_mesh(asset: Asset, primitive: Primitive | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(V, 3) vertices and (F, 3) faces of the surface grasps are sampled on,
+    in the object's frame (centre of mass, metres): the collision hull when
+    the object collides as one convex part, else the visual mesh."""
+    import trimesh
+
+    if primitive is not None:
+        m = primitive_mesh(primitive)
+    else:
+        m = prepare(asset).visual
+        shape = collision_shape(asset)
+        if shape.parts == 1:
+            # One convex collision part: physics sees that hull, not the visual's
+            # thin walls and studs, so candidates are drawn on it.
+            m = obj_parts(shape.obj_path)[0]
+    # A fresh copy with consistent outward winding: the sampler reads inside and outside from it.
+    m = trimesh.Trimesh(np.asarray(m.vertices, dtype=np.float64), np.asarray(m.faces, dtype=np.int64), process=False)
+    trimesh.repair.fix_normals(m)
+    return np.asarray(m.vertices, dtype=np.float64), np.asarray(m.faces, dtype=np.int64)
+
+
+def _delta(rng: np.random.Generator, params: LibraryParams) -> np.ndarray:
+    """A small random rigid motion: normal translation and a rotation about a
+    random axis by a normal angle."""
+    axis = rng.normal(size=3)
+    angle = math.radians(params.pose_noise_deg) * rng.normal()
+    return pose(axis_angle(axis, angle), rng.normal(size=3) * params.pose_noise_m)
+
+
+def build(asset: Asset, gripper: Gripper, params: LibraryParams, rng: np.random.Generator,
+          primitive: Primitive | None = None, trials=None,
+          progress: Callable[[int], None] | None = None) -> GraspLibrary:
+    """Sample ``params.candidates`` antipodal grasps that clear the object
+    with the jaws fully open, try each (nominal + ``robust_trials``
+    perturbed), and return the labelled library. ``trials``: a
+    ``GraspTrials`` to reuse (one is made otherwise)."""
+    own = trials is None
+    trials = trials or GraspTrials(gripper)
+    try:
+        obj = ObjectSpec(1, asset, np.eye(4), primitive)
+        vertices, faces = object_mesh(asset, primitive)
+        T_parts, w_parts, c_parts = [], [], []
+        need = params.candidates
+        for _ in range(12):
+            if need <= 0:
+                break
+            cand = sample_antipodal(vertices, faces, 3 * need, gripper, asset.friction, rng)
+            if len(cand["width_m"]) == 0:
+                continue
+            clear = ~trials.open_collisions(obj, cand["obj_T_grasp"])
+            idx = np.flatnonzero(clear)[:need]
+            T_parts.append(cand["obj_T_grasp"][idx])
+            w_parts.append(cand["width_m"][idx])
+            c_parts.append(cand["contacts"][idx])
+            need -= len(idx)
+        T = np.concatenate(T_parts) if T_parts else np.zeros((0, 4, 4))
+        width = np.concatenate(w_parts) if w_parts else np.zeros(0)
+        contacts = np.concatenate(c_parts) if c_parts else np.zeros((0, 2, 3))
+        n, k = len(T), params.robust_trials
+        # All perturbations are drawn before any trial, so the library does
+        # not depend on how trials are scheduled.
+        deltas = [[_delta(rng, params) for _ in range(k)] for _ in range(n)]
+        fscale = 1 + params.friction_noise * (2 * rng.random((n, k)) - 1)
+        success = np.zeros(n, dtype=np.uint8)
+        robust = np.zeros(n, dtype=np.float32)
+        for i in range(n):
+            ok = trials.trial(obj, T[i]).success
+            wins = [ok] + [trials.trial(obj, T[i], float(fscale[i, j]), deltas[i][j]).success for j in range(k)]
+            success[i] = ok
+            robust[i] = np.float32(sum(wins) / len(wins))
+            if progress is not None:
+                progress(1)
+        return GraspLibrary(asset.key, T, width, contacts, success, robust)
+    finally:
+        if own:
+            trials.close()
+
+
+# --- grasps in a settled scene --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SceneGrasps:
+    """Every library grasp of every object left in a settled scene, in the
+    world frame. instance_id (M,) int32; world_T_grasp (M, 4, 4); width_m
+    (M,); success (M,) uint8; robust (M,) float32; collision_free (M,) uint8:
+    the open gripper at that pose clears the table, the fixtures and the
+    other objects."""
+
+    instance_id: np.ndarray
+    world_T_grasp: np.ndarray
+    width_m: np.ndarray
+    success: np.ndarray
+    robust: np.ndarray
+    collision_free: np.ndarray
+
+
+class SceneGraspLabeler:
+    """Grasps of a settled scene's objects, made on demand: an object's
+    library is placed at its settled pose and every grasp is checked against
+    the rest of the scene in ``world`` (the PhysicsWorld that settled it,
+    still loaded). Only objects that some view annotates are ever labelled,
+    so a primitive's own library (primitives vary in size per instance) is
+    built only when needed, from the stream ``grasps`` of (seed, scene,
+    instance id): the result does not depend on which view asks first.
+    Distractors are obstacles here, never labelled."""
+
+    def __init__(self, world, settled, libraries: dict[str, GraspLibrary], gripper: Gripper, gcfg, seed: int,
+                 trials=None, skip_assets: frozenset = frozenset()):
+        self.world, self.settled, self.libraries, self.gripper = world, settled, libraries, gripper
+        self.gcfg, self.seed, self.trials, self.skip = gcfg, seed, trials, skip_assets
+        self.objs = {o.instance_id: o for o in settled.objects()}
+        self.radii = {i: object_radius(o.asset, o.primitive) for i, o in self.objs.items()}
+        self.checker = SceneGripper(world, gripper)
+        self._done: dict[int, tuple] = {}
+
+    def _label(self, iid: int) -> tuple | None:
+        o = self.objs.get(iid)
+        if o is None or not getattr(o, "annotate", True) or o.asset.key in self.skip:
+            return None
+        if o.primitive is not None:
+            rng = seeding.view_rng(self.seed, self.settled.spec.scene_index, iid, "grasps")
+            lib = build(o.asset, self.gripper, params_from_config(self.gcfg, primitive=True), rng,
+                        primitive=o.primitive, trials=self.trials)
+        else:
+            lib = self.libraries.get(o.asset.key)
+            if lib is None:
+                return None
+        W = self.settled.poses[iid] @ lib.obj_T_grasp
+        free = ~self.checker.collisions(iid, W, self.radii)
+        return (np.full(len(W), iid, dtype=np.int32), W, lib.width_m, lib.success, lib.robust, free.astype(np.uint8))
+
+    def grasps(self, instance_ids) -> SceneGrasps:
+        """The grasps of these objects (in instance-id order)."""
+        parts = []
+        for iid in sorted(int(i) for i in instance_ids):
+            if iid not in self._done:
+                self._done[iid] = self._label(iid)
+            if self._done[iid] is not None:
+                parts.append(self._done[iid])
+        if not parts:
+            return SceneGrasps(np.zeros(0, np.int32), np.zeros((0, 4, 4)), np.zeros(0), np.zeros(0, np.uint8),
+                               np.zeros(0, np.float32), np.zeros(0, np.uint8))
+        return SceneGrasps(*[np.concatenate(c) for c in zip(*parts)])
+

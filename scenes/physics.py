@@ -10,9 +10,10 @@ import logging
 
 import numpy as np
 
-from dropsynth.assets.mesh import object_mass, prepare
+from dropsynth.assets.mesh import CollisionShape, object_mass, prepare
+from dropsynth.assets.mesh import collision_shape as _collision_shape
 from dropsynth.config import PhysicsConfig
-from dropsynth.scenes.samplers import pose, quat_to_matrix
+from dropsynth.geometry import matrix_to_quat, pose, quat_to_matrix, rot_z
 from dropsynth.types import ObjectSpec, SceneSpec, SettledScene
 
 log = logging.getLogger(__name__)
@@ -20,25 +21,6 @@ log = logging.getLogger(__name__)
 FALL_Z_M = -0.05  # an object whose centre drops this far below the table top has left the table
 TABLE_FRICTION = 0.7
 CALM_DAMPING = 0.9  # Bullet's damping: velocity x (1 - d)^dt per step, 1% less per step at 240 Hz
-
-
-def matrix_to_quat(r: np.ndarray) -> tuple[float, float, float, float]:
-    """(3, 3) rotation -> (x, y, z, w) quaternion."""
-    m = np.asarray(r, dtype=np.float64)
-    tr = m[0, 0] + m[1, 1] + m[2, 2]
-    if tr > 0:
-        s = np.sqrt(tr + 1.0) * 2
-        w, x, y, z = 0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s
-    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
-        s = np.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) * 2
-        w, x, y, z = (m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s
-    elif m[1, 1] > m[2, 2]:
-        s = np.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) * 2
-        w, x, y, z = (m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s
-    else:
-        s = np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
-        w, x, y, z = (m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s
-    return float(x), float(y), float(z), float(w)
 
 
 def _connect_quietly():
@@ -115,7 +97,7 @@ class PhysicsWorld:
             return pb.createCollisionShape(pb.GEOM_SPHERE, radius=p.size_m[0], physicsClientId=cid)
         # Each 'o' group of the OBJ becomes one convex hull of a compound shape;
         # the parts are already in the object's centre-of-mass frame, in metres.
-        return pb.createCollisionShape(pb.GEOM_MESH, fileName=prepare(obj.asset).collision_obj,
+        return pb.createCollisionShape(pb.GEOM_MESH, fileName=collision_shape(obj.asset).obj_path,
                                        physicsClientId=cid)
 
     def add_object(self, obj: ObjectSpec, cfg: PhysicsConfig) -> int:
@@ -203,8 +185,7 @@ class PhysicsWorld:
         for k in range(1, cfg.redraws + 1):
             objs = []
             for o in spec.objects:
-                a = float(rng.uniform(0.0, 2 * np.pi))
-                rz = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+                rz = rot_z(float(rng.uniform(0.0, 2 * np.pi)))
                 objs.append(dataclasses.replace(o, world_T_obj=pose(rz @ o.world_T_obj[:3, :3], o.world_T_obj[:3, 3])))
             st = self._settle(dataclasses.replace(spec, objects=tuple(objs)), cfg)
             if st.at_rest:
@@ -300,6 +281,12 @@ class PhysicsWorld:
             if calm >= cfg.hold_steps or not bodies:
                 return step, True
         return cfg.calm_steps, False
+
+
+def collision_shape(asset) -> CollisionShape:
+    """An asset's collision parts (``assets.mesh.collision_shape``), with
+    PyBullet's V-HACD as the decomposition of concave meshes."""
+    return _collision_shape(asset, convex_decomposition)
 
 
 def convex_decomposition(in_obj: str, out_obj: str, **params) -> None:

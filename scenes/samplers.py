@@ -6,39 +6,9 @@ import math
 import numpy as np
 
 from dropsynth.config import CameraConfig, LightConfig
+# pose, quat_to_matrix and random_rotation are imported from here by the builders and tests.
+from dropsynth.geometry import pose, quat_to_matrix, random_rotation, rot_z  # noqa: F401
 from dropsynth.types import CameraSpec, LightSpec
-
-
-def random_rotation(rng: np.random.Generator) -> np.ndarray:
-    """Uniformly random rotation matrix (3, 3) (Shoemake's quaternion method)."""
-    u1, u2, u3 = rng.random(3)
-    q = np.array([
-        math.sqrt(1 - u1) * math.sin(2 * math.pi * u2),
-        math.sqrt(1 - u1) * math.cos(2 * math.pi * u2),
-        math.sqrt(u1) * math.sin(2 * math.pi * u3),
-        math.sqrt(u1) * math.cos(2 * math.pi * u3),
-    ])  # x, y, z, w
-    return quat_to_matrix(q)
-
-
-def quat_to_matrix(q) -> np.ndarray:
-    """(x, y, z, w) quaternion -> (3, 3) rotation matrix."""
-    x, y, z, w = (float(v) for v in q)
-    n = x * x + y * y + z * z + w * w
-    s = 2.0 / n
-    return np.array([
-        [1 - s * (y * y + z * z), s * (x * y - z * w), s * (x * z + y * w)],
-        [s * (x * y + z * w), 1 - s * (x * x + z * z), s * (y * z - x * w)],
-        [s * (x * z - y * w), s * (y * z + x * w), 1 - s * (x * x + y * y)],
-    ])
-
-
-def pose(rotation: np.ndarray, translation) -> np.ndarray:
-    """(3, 3) rotation + (3,) translation -> (4, 4) float64 transform."""
-    t = np.eye(4)
-    t[:3, :3] = rotation
-    t[:3, 3] = translation
-    return t
 
 
 def look_at_opencv(eye, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:
@@ -91,9 +61,7 @@ def sample_camera(cfg: CameraConfig, rng: np.random.Generator, center=(0.0, 0.0,
     K = intrinsics(cfg)
     # Later draws only when asked for, so that default runs keep their frames.
     if cfg.roll_deg != (0.0, 0.0):
-        a = math.radians(rng.uniform(*cfg.roll_deg))
-        roll = np.array([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]])
-        world_T_cam[:3, :3] = world_T_cam[:3, :3] @ roll
+        world_T_cam[:3, :3] = world_T_cam[:3, :3] @ rot_z(math.radians(rng.uniform(*cfg.roll_deg)))
     if cfg.focal_jitter > 0:
         K[0, 0] *= 1.0 + rng.uniform(-cfg.focal_jitter, cfg.focal_jitter)
         K[1, 1] *= 1.0 + rng.uniform(-cfg.focal_jitter, cfg.focal_jitter)

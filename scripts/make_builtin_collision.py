@@ -22,6 +22,7 @@ def main() -> None:
         os.environ["DROPSYNTH_CACHE"] = tmp
         from dropsynth.assets import mesh
         from dropsynth.assets.catalog import load_catalog
+        from dropsynth.scenes.physics import collision_shape
 
         dest = mesh.SHIPPED_COLLISION
         dest.mkdir(parents=True, exist_ok=True)
@@ -33,9 +34,9 @@ def main() -> None:
         for a in load_catalog([], builtin=True, installed=False).assets:
             if a.primitive_kind:
                 continue
-            p = mesh.prepare(a)
+            p = collision_shape(a)
             if p.method == "vhacd":
-                src = Path(p.collision_obj)
+                src = Path(p.obj_path)
                 shutil.copyfile(src, dest / src.name)
                 shutil.copyfile(src.with_suffix(".json"), dest / src.with_suffix(".json").name)
                 print(f"{a.key}: {p.parts} parts -> {dest / src.name}")

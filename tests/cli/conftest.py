@@ -1,4 +1,10 @@
-"""Small datasets generated once per test session through the real CLI."""
+"""Small datasets generated once per test session through the real CLI.
+
+Tests that only read a dataset take one of these instead of generating
+their own (each generate is seconds of physics and rendering); a test that
+writes into one writes only a folder of its own (``bop/``, ``stats/``).
+They render, so the tests that use them are marked ``render``.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -52,3 +58,13 @@ def rle_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def largest_part_dataset(tmp_path_factory) -> Path:
     return _generate(tmp_path_factory.mktemp("largest") / "ds", "--set", "output.largest_part_only=true")
+
+
+AMODAL = ["--scenes", "3", "--views-per-scene", "2", "--width", "240", "--height", "180", "--seed", "11",
+          "--set", "scene.num_objects=[10, 14]", "--set", "output.amodal=true", "--no-progress", "--workers", "1"]
+
+
+@pytest.fixture(scope="session")
+def amodal_dataset(tmp_path_factory) -> Path:
+    """3 scenes x 2 views with amodal masks and visib_fract (the BOP export's and the stats report's input)."""
+    return generate_ok(tmp_path_factory.mktemp("amodal") / "ds", *AMODAL)

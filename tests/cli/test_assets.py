@@ -53,7 +53,7 @@ def _session_collision_cache(tmp_path_factory) -> Path:
     """Collision meshes (V-HACD, seconds per concave object) of the example
     and built-in packs, computed once into a temporary folder."""
     from dropsynth.assets.catalog import load_catalog
-    from dropsynth.assets.mesh import prepare
+    from dropsynth.scenes.physics import collision_shape
 
     cache = tmp_path_factory.mktemp("dropsynth_cache")
     with pytest.MonkeyPatch.context() as mp:
@@ -62,7 +62,7 @@ def _session_collision_cache(tmp_path_factory) -> Path:
         mp.delenv("DROPSYNTH_ASSETS", raising=False)
         for a in load_catalog([EXAMPLE], builtin=True, installed=False).assets:
             if not a.primitive_kind:
-                prepare(a)
+                collision_shape(a)
     return cache / "collision"
 
 
@@ -581,6 +581,7 @@ def test_mesh_problem_in_archive_names_the_archive_not_a_temporary_folder(tmp_pa
 
 
 @pytest.mark.parametrize("name", ALL)
+@pytest.mark.render
 def test_generate_refuses_broken_pack(name, tmp_path):
     case, path, file, field = build_case(name, tmp_path)
     out = tmp_path / "out"
@@ -599,6 +600,7 @@ def test_generate_refuses_broken_pack(name, tmp_path):
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.render
 def test_generate_names_unreadable_mesh_in_any_worker(workers, tmp_path):
     """A mesh that cannot be read is found while building a scene, in this
     process or in a spawned worker: one line naming the file either way."""
@@ -693,6 +695,7 @@ def test_archive_with_two_top_folders_is_refused(tmp_path, env):
 # --- installing -----------------------------------------------------------------------------
 
 
+@pytest.mark.render
 def test_add_list_force_and_generate_with_installed_pack(tmp_path, warm):
     archive = tar_folder(EXAMPLE, tmp_path / "example.tar.gz", top="example")
     res = run_cli("assets", "add", str(archive))
@@ -746,6 +749,7 @@ def test_env_var_adds_pack_to_list(monkeypatch):
     assert f"5 categories: {', '.join(EXAMPLE_CATEGORIES)}" in res.output
 
 
+@pytest.mark.render
 def test_two_distinct_packs_with_repeated_assets_flag(tmp_path, warm):
     other = scratch_pack(tmp_path / "cubes", cube_obj(0.04), name="cubes", id="cube", category="cube",
                          supercategory="toy")
@@ -788,6 +792,7 @@ def _generate(out: Path, *extra: str, size=("160", "120"), scenes="2", views="2"
     return json.loads((out / "annotations" / "instances.json").read_text())
 
 
+@pytest.mark.render
 def test_end_to_end_with_example_pack(tmp_path, warm):
     out = tmp_path / "ds"
     # The command as documented, with default workers; one scene per shard so
@@ -823,6 +828,7 @@ def test_end_to_end_with_example_pack(tmp_path, warm):
     assert [lic["name"] for lic in data["licenses"]] == ["CC0-1.0"]
 
 
+@pytest.mark.render
 def test_example_pack_from_archive_generates_the_same_dataset(tmp_path, warm):
     a = _generate(tmp_path / "a", size=("64", "48"), scenes="1", views="1")
     archive = zip_folder(EXAMPLE, tmp_path / "example.zip", top="example")
@@ -838,6 +844,7 @@ def test_example_pack_from_archive_generates_the_same_dataset(tmp_path, warm):
     assert len(list((warm.cache / "packs").iterdir())) == 1
 
 
+@pytest.mark.render
 def test_selected_categories_only(tmp_path, warm):
     data = _generate(tmp_path / "ds", "--set", "scene.categories=[can,nut]", size=("96", "72"))
     assert [(c["id"], c["name"]) for c in data["categories"]] == [(1, "can"), (2, "nut")]
@@ -854,6 +861,7 @@ def test_unknown_category_is_one_line_with_suggestion(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.render
 def test_category_weights_zero_leave_only_cans(tmp_path, warm):
     data = _generate(tmp_path / "ds", "--set", "scene.category_weights={can: 5, bowl: 0, bracket: 0, nut: 0, "
                                                "block: 0}", size=("96", "72"))

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
+
 from conftest import generate_ok
+
+pytestmark = pytest.mark.render
 
 RUN = ["--scenes", "8", "--views-per-scene", "2", "--width", "320", "--height", "240", "--seed", "5",
        "--no-progress", "--workers", "1", "--set", "output.preview=false"]

@@ -13,23 +13,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
-
 from dropsynth.annotate import rle_to_mask
 from dropsynth.errors import DropsynthError
 from dropsynth.writers.bop import export_bop
 
-ARGS = ["--scenes", "3", "--views-per-scene", "2", "--width", "240", "--height", "180", "--seed", "11",
-        "--set", "scene.num_objects=[10, 14]", "--set", "output.amodal=true", "--no-progress", "--workers", "1"]
+pytestmark = pytest.mark.render
+
 SPLIT = "train_pbr"
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bop_src") / "ds"
-    res = run_cli("generate", "--out", str(out), *ARGS)
-    assert res.exit_code == 0, res.output
-    return out
+def dataset(amodal_dataset) -> Path:
+    return amodal_dataset  # the session's: 3 scenes x 2 views, amodal (tests/cli/conftest.py AMODAL)
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,7 @@ def _coco(run):
 
 @needs_bpy
 @pytest.mark.cycles
+@pytest.mark.render
 def test_mixed_run_labels_are_byte_identical_to_the_raster_run(runs):
     raster, mixed = runs["raster"], runs["mixed1"]
     for sub in ("depth", "instances"):
@@ -89,6 +90,7 @@ def test_mixed_run_labels_are_byte_identical_to_the_raster_run(runs):
 
 @needs_bpy
 @pytest.mark.cycles
+@pytest.mark.render
 def test_same_seed_same_files_for_one_and_two_workers(runs):
     one, again, two = (tree_hashes(runs[k], skip=("run.json", "run_config.json")) for k in
                        ("mixed1", "mixed1b", "mixed2"))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import generate_ok
 from dropsynth import config
 from dropsynth.assets.catalog import for_run
 from dropsynth.scenes import builders
+
+pytestmark = pytest.mark.render
 
 RUN = ["--scenes", "2", "--views-per-scene", "2", "--width", "160", "--height", "120", "--seed", "2",
        "--no-progress", "--workers", "1", "--set", "output.preview=false", "--set", "scene.num_objects=[4, 6]",

@@ -19,6 +19,7 @@ def _one_line_error(res, *words):
     return lines[0]
 
 
+@pytest.mark.render
 def test_non_empty_output_folder_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -27,6 +28,7 @@ def test_non_empty_output_folder_is_refused(tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.render
 def test_overwrite_refuses_a_folder_that_is_not_a_dropsynth_output(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -35,6 +37,7 @@ def test_overwrite_refuses_a_folder_that_is_not_a_dropsynth_output(tmp_path):
     assert (out / "notes.txt").exists()
 
 
+@pytest.mark.render
 def test_overwrite_replaces_a_previous_run(tmp_path):
     out = tmp_path / "out"
     assert run_cli("generate", "--out", str(out), *TINY).exit_code == 0

@@ -8,7 +8,7 @@ import yaml
 
 from conftest import run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.render]
 
 JOB = ["--scenes", "6", "--views-per-scene", "2", "--width", "160", "--height", "120", "--seed", "8",
        "--no-progress", "--workers", "1"]

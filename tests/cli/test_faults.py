@@ -15,7 +15,7 @@ import pytest
 
 from conftest import run_cli, tree_hashes
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.render]
 
 # Shards of one scene at 96x72: many shards finish per second, so each
 # trial below sees several and still ends in a few seconds.

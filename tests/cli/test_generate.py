@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import SMALL, run_cli, tree_hashes
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.render]
 
 
 def _quiet_coco(path: Path):
@@ -264,7 +264,7 @@ def test_config_show_output_is_a_valid_config(tmp_path):
     assert again.exit_code == 0 and again.output == res.output
 
 
-def test_min_visible_fraction_drops_hidden_objects_and_writes_amodal_keys(tmp_path):
+def test_min_visible_fraction_drops_hidden_objects_and_writes_amodal_keys(tmp_path, poly_dataset):
     out = tmp_path / "amodal"
     res = run_cli("generate", "--out", str(out), *SMALL, "--set", "output.min_visible_fraction=0.98")
     assert res.exit_code == 0, res.output
@@ -279,14 +279,8 @@ def test_min_visible_fraction_drops_hidden_objects_and_writes_amodal_keys(tmp_pa
         ax, ay, aw, ah = a["bbox_amodal"]
         assert ax <= x and ay <= y and ax + aw >= x + w and ay + ah >= y + h
     # the same run without the threshold annotates more (the hidden ones too)
-    base = json.loads(_ann(request_dataset(tmp_path)).read_text())["annotations"]
+    base = json.loads(_ann(poly_dataset).read_text())["annotations"]  # the same run (SMALL), no threshold
     assert len(base) > len(anns)
-
-
-def request_dataset(tmp_path):
-    out = tmp_path / "plain"
-    assert run_cli("generate", "--out", str(out), *SMALL).exit_code == 0
-    return out
 
 
 def test_extra_ground_truth_files_and_keypoints(tmp_path):

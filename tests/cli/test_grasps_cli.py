@@ -12,6 +12,8 @@ from dropsynth.writers import grasps as gw
 
 from conftest import generate_ok, run_cli, tree_hashes
 
+pytestmark = pytest.mark.render
+
 GRASP_RUN = ["--scenes", "2", "--views-per-scene", "2", "--width", "320", "--height", "240", "--seed", "11",
              "--no-progress",
              "--set", "scene.num_objects=[8, 8]", "--set", "scene.objects=[duck, box, cylinder]",

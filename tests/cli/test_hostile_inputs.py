@@ -119,6 +119,7 @@ SPLITS = {
 
 
 @pytest.mark.parametrize("name", list(SPLITS))
+@pytest.mark.render
 def test_bad_split_ratios_are_refused(name, tmp_path, poly_dataset):
     items, words = SPLITS[name]
     args = [a for it in items for a in ("--split", it)]
@@ -185,6 +186,7 @@ def test_archive_total_size_limit_is_checked_before_extracting(tmp_path, monkeyp
 # --- what generate reports, and what it leaves ----------------------------------------------
 
 
+@pytest.mark.render
 def test_workers_reported_are_the_workers_that_ran(tmp_path):
     out = tmp_path / "w"
     res = run_cli("generate", "--out", str(out), "--scenes", "2", "--views-per-scene", "1", "--width", "64",
@@ -194,6 +196,7 @@ def test_workers_reported_are_the_workers_that_ran(tmp_path):
     assert json.loads((out / "run.json").read_text())["execution"]["workers"] == 2
 
 
+@pytest.mark.render
 def test_overwrite_that_fails_before_the_first_frame_keeps_the_previous_output(tmp_path):
     """--overwrite with a pack whose only mesh is degenerate: the run fails
     while building the first scene, and the previous dataset is back, byte
@@ -211,6 +214,7 @@ def test_overwrite_that_fails_before_the_first_frame_keeps_the_previous_output(t
     assert _snapshot(out) == before
 
 
+@pytest.mark.render
 def test_failure_in_an_existing_empty_folder_leaves_it_empty(tmp_path):
     out = tmp_path / "empty"
     out.mkdir()

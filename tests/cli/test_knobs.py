@@ -8,6 +8,8 @@ from PIL import Image
 
 from conftest import generate_ok, tree_hashes
 
+pytestmark = pytest.mark.render
+
 BASE = ["--scenes", "1", "--views-per-scene", "1", "--width", "96", "--height", "72", "--seed", "4",
         "--no-progress", "--workers", "1", "--set", "output.preview=false", "--set", "scene.num_objects=[5, 5]",
         "--set", "camera.distance_m=[0.6, 0.6]", "--set", "camera.elevation_deg=[50, 50]",

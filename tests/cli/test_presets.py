@@ -11,6 +11,8 @@ from conftest import generate_ok
 from dropsynth import config
 
 W, H = 320, 240
+pytestmark = pytest.mark.render
+
 RUN = ["--scenes", "2", "--views-per-scene", "2", "--width", str(W), "--height", str(H), "--seed", "1",
        "--no-progress", "--workers", "1", "--set", "output.preview=false"]
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from conftest import run_cli, tree_hashes
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.render]
 
 JOB = ["--scenes", "6", "--views-per-scene", "2", "--width", "160", "--height", "120", "--seed", "21",
        "--set", "scene.num_objects=[4, 7]", "--set", "output.shard_scenes=1", "--no-progress"]

@@ -15,27 +15,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import generate_ok
 from dropsynth.errors import DropsynthError
 from dropsynth.writers.stats import dataset_stats, write_report
 
-ARGS = ["--scenes", "2", "--views-per-scene", "3", "--width", "320", "--height", "240", "--seed", "5",
-        "--set", "scene.num_objects=[6, 10]", "--no-progress", "--workers", "1"]
+pytestmark = pytest.mark.render
+
 IMG_RE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 
-def _generate(out: Path, *extra: str) -> Path:
-    return generate_ok(out, *ARGS, *extra)
+@pytest.fixture(scope="module")
+def amodal_ds(amodal_dataset) -> Path:
+    return amodal_dataset  # the session's; the report is written into its stats/ folder
 
 
 @pytest.fixture(scope="module")
-def amodal_ds(tmp_path_factory) -> Path:
-    return _generate(tmp_path_factory.mktemp("stats_amodal") / "ds", "--set", "output.amodal=true")
-
-
-@pytest.fixture(scope="module")
-def plain_ds(tmp_path_factory) -> Path:
-    return _generate(tmp_path_factory.mktemp("stats_plain") / "ds")
+def plain_ds(poly_dataset) -> Path:
+    return poly_dataset  # the session's; read only
 
 
 @pytest.fixture(scope="module")

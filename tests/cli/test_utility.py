@@ -17,6 +17,8 @@ from dropsynth.utility.score import gt_as_results
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.render
+
 HAS_EXTRA = all(importlib.util.find_spec(m) is not None for m in ("torch", "torchvision", "ultralytics"))
 
 

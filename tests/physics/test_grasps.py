@@ -11,7 +11,7 @@ from dropsynth.assets.mesh import obj_parts, prepare
 from dropsynth.grasps import Gripper, grasp_centres, sample_antipodal
 from dropsynth.scenes import builders
 from dropsynth.scenes.grasp_sim import GraspTrials
-from dropsynth.scenes.physics import PhysicsWorld
+from dropsynth.scenes.physics import PhysicsWorld, collision_shape
 from dropsynth.types import ObjectSpec
 
 SMALL = gl.LibraryParams(candidates=12, robust_trials=1)
@@ -160,42 +160,50 @@ def _convex_depth(points: np.ndarray, equations: np.ndarray) -> np.ndarray:
 
 def _solids(settled, world, target):
     """Every solid of the scene except the target, as (world_T, hull
-    equations in the solid's frame) pairs."""
+    equations in the solid's frame, bounding-sphere centre and radius in
+    that frame)."""
     from scipy.spatial import ConvexHull
 
     from dropsynth.assets.mesh import primitive_mesh
 
     out = []
+
+    def add(T, points):
+        hull = ConvexHull(points)
+        v = hull.points[hull.vertices]
+        centre = v.mean(axis=0)
+        out.append((T, hull.equations, centre, float(np.linalg.norm(v - centre, axis=1).max())))
+
     sx, sy, sz = settled.spec.table_size_m
-    box = np.array([[x, y, z] for x in (-sx / 2, sx / 2) for y in (-sy / 2, sy / 2) for z in (-sz, 0.0)])
-    out.append((np.eye(4), ConvexHull(box).equations))
+    add(np.eye(4), np.array([[x, y, z] for x in (-sx / 2, sx / 2) for y in (-sy / 2, sy / 2) for z in (-sz, 0.0)]))
     for fx in settled.spec.fixtures:
         h = np.asarray(fx.size_m) / 2
-        corners = np.array([[x, y, z] for x in (-h[0], h[0]) for y in (-h[1], h[1]) for z in (-h[2], h[2])])
-        out.append((fx.world_T, ConvexHull(corners).equations))
+        add(fx.world_T, np.array([[x, y, z] for x in (-h[0], h[0]) for y in (-h[1], h[1]) for z in (-h[2], h[2])]))
     for o in settled.objects():
         if o.instance_id == target:
             continue
         T = settled.poses[o.instance_id]
         if o.primitive is not None:
-            m = primitive_mesh(o.primitive)
-            out.append((T, ConvexHull(m.vertices).equations))
+            add(T, primitive_mesh(o.primitive).vertices)
         else:
-            for part in obj_parts(prepare(o.asset).collision_obj):
-                out.append((T, ConvexHull(np.asarray(part.vertices)).equations))
+            for part in obj_parts(collision_shape(o.asset).obj_path):
+                add(T, np.asarray(part.vertices))
     return out
 
 
 def _max_penetration(world_T_grasp, gripper, solids) -> float:
-    """Deepest point of the open gripper's box surfaces inside any solid (m)."""
+    """Deepest point of the open gripper's box surfaces inside any solid (m);
+    -inf when no point comes within a solid's bounding sphere (then none is
+    inside it)."""
     best = -np.inf
-    for half, centre in gripper.boxes(gripper.max_opening_m):
-        local = _box_surface_points(half, centre)
-        pw = local @ world_T_grasp[:3, :3].T + world_T_grasp[:3, 3]
-        for T, eq in solids:
-            inv = np.linalg.inv(T)
-            p = pw @ inv[:3, :3].T + inv[:3, 3]
-            best = max(best, float(_convex_depth(p, eq).max()))
+    local = np.concatenate([_box_surface_points(half, centre) for half, centre in gripper.boxes(gripper.max_opening_m)])
+    pw = local @ world_T_grasp[:3, :3].T + world_T_grasp[:3, 3]
+    for T, eq, centre, radius in solids:
+        inv = np.linalg.inv(T)
+        p = pw @ inv[:3, :3].T + inv[:3, 3]
+        near = np.einsum("ij,ij->i", p - centre, p - centre) <= radius * radius
+        if near.any():
+            best = max(best, float(_convex_depth(p[near], eq).max()))
     return best
 
 
@@ -218,11 +226,13 @@ def test_colliding_grasps_intersect_the_scene_and_free_ones_do_not(catalog):
     cache = {}
     for i in colliding:
         iid = int(sg.instance_id[i])
-        solids = cache.setdefault(iid, _solids(settled, world, iid))
-        depth = _max_penetration(sg.world_T_grasp[i], g, solids)
+        if iid not in cache:
+            cache[iid] = _solids(settled, world, iid)
+        depth = _max_penetration(sg.world_T_grasp[i], g, cache[iid])
         assert depth > 0.0, f"grasp {i} on object {iid} is labelled colliding but touches nothing"
     for i in free:
         iid = int(sg.instance_id[i])
-        solids = cache.setdefault(iid, _solids(settled, world, iid))
-        depth = _max_penetration(sg.world_T_grasp[i], g, solids)
+        if iid not in cache:
+            cache[iid] = _solids(settled, world, iid)
+        depth = _max_penetration(sg.world_T_grasp[i], g, cache[iid])
         assert depth < 0.002, f"grasp {i} on object {iid} is labelled free but sinks {depth * 1000:.1f} mm"

@@ -7,7 +7,7 @@ import numpy as np
 from dropsynth import config
 from dropsynth.assets.catalog import load_catalog
 from dropsynth.assets.mesh import MAX_HULL_VERTICES, obj_parts, prepare
-from dropsynth.scenes.physics import PhysicsWorld
+from dropsynth.scenes.physics import PhysicsWorld, collision_shape
 from dropsynth.scenes.samplers import pose
 from dropsynth.types import ObjectSpec, SceneSpec
 
@@ -17,7 +17,7 @@ def test_round_hull_is_reduced_and_the_ball_still_rests_at_its_radius():
     prep = prepare(ball)
     visual_hull = prep.visual.convex_hull
     assert len(visual_hull.vertices) > 1000, "the test needs a hull with many vertices"
-    (part,) = obj_parts(prep.collision_obj)
+    (part,) = obj_parts(collision_shape(ball).obj_path)
     assert 100 < len(part.vertices) <= MAX_HULL_VERTICES
     # Inside the visual hull, and at most 1 mm away from it anywhere.
     radius = np.linalg.norm(visual_hull.vertices, axis=1).max()

@@ -11,7 +11,7 @@ from dropsynth import config
 from dropsynth.assets import mesh as mesh_mod
 from dropsynth.assets.catalog import load_catalog
 from dropsynth.assets.mesh import object_mass, prepare
-from dropsynth.scenes.physics import PhysicsWorld
+from dropsynth.scenes.physics import PhysicsWorld, collision_shape
 from dropsynth.scenes.samplers import pose
 from dropsynth.types import ObjectSpec, Primitive, SceneSpec
 
@@ -45,7 +45,8 @@ def _drop_sphere_onto(asset, sphere_asset, radius=0.015):
 def test_concave_bowl_is_decomposed_and_holds_a_sphere(example, sphere_asset):
     bowl = example["cereal_bowl"]
     prep, z0, s = _drop_sphere_onto(bowl, sphere_asset)
-    assert prep.method == "vhacd" and prep.parts > 1
+    shape = collision_shape(bowl)
+    assert shape.method == "vhacd" and shape.parts > 1
     assert s.at_rest and not s.removed
     bowl_pose, ball = s.poses[1], s.poses[2][:3, 3]
     rim_z = bowl_pose[2, 3] + prep.visual.vertices[:, 2].max()
@@ -62,7 +63,7 @@ def test_the_same_bowl_with_its_convex_hull_does_not_hold_the_sphere(example, sp
 
     hull_bowl = dataclasses.replace(example["cereal_bowl"], collision_mode="hull")
     prep, _, s = _drop_sphere_onto(hull_bowl, sphere_asset)
-    assert prep.method == "hull"
+    assert collision_shape(hull_bowl).method == "hull"
     rim_z = s.poses[1][2, 3] + prep.visual.vertices[:, 2].max()
     if 2 in s.poses:  # it rolls off the lid of the hull or rests on top of it, never inside
         assert s.poses[2][2, 3] > rim_z
@@ -123,20 +124,20 @@ def test_collision_shapes_are_cached_by_content(example, monkeypatch, tmp_path):
     from dropsynth.scenes import physics
 
     monkeypatch.setenv("DROPSYNTH_CACHE", str(tmp_path / "cache"))
-    nut = dataclasses.replace(example["hex_nut"], restitution=0.2)  # a new object for prepare's memory cache
+    nut = dataclasses.replace(example["hex_nut"], restitution=0.2)  # a new object for the memory caches
     calls = []
     real = physics.convex_decomposition
     monkeypatch.setattr(physics, "convex_decomposition", lambda *a, **k: (calls.append(a), real(*a, **k)))
-    first = prepare(nut)
+    first = physics.collision_shape(nut)
     assert len(calls) == 1 and first.method == "vhacd"
     mesh_mod.prepare.cache_clear()
-    second = prepare(nut)
+    mesh_mod.collision_shape.cache_clear()
+    second = physics.collision_shape(nut)
     assert len(calls) == 1, "the second run reuses the cached decomposition"
-    assert second.collision_obj == first.collision_obj and second.parts == first.parts
-    assert Path(first.collision_obj).read_bytes() == Path(second.collision_obj).read_bytes()
+    assert second.obj_path == first.obj_path and second.parts == first.parts
+    assert Path(first.obj_path).read_bytes() == Path(second.obj_path).read_bytes()
     # a different scale is different content: decomposed again
-    mesh_mod.prepare.cache_clear()
-    prepare(dataclasses.replace(nut, scale=(0.02, 0.02, 0.02)))
+    physics.collision_shape(dataclasses.replace(nut, scale=(0.02, 0.02, 0.02)))
     assert len(calls) == 2
 
 
@@ -159,6 +160,8 @@ def test_shipped_builtin_decompositions_are_what_dropsynth_computes(tmp_path, mo
     assert (shipped_dir / f"{key}.obj").is_file(), "stale: run scripts/make_builtin_collision.py"
     monkeypatch.setenv("DROPSYNTH_CACHE", str(tmp_path))
     monkeypatch.setattr(mesh, "SHIPPED_COLLISION", tmp_path / "nothing")
-    fresh = mesh.prepare.__wrapped__(teddy)  # not the per-process cache
+    from dropsynth.scenes.physics import convex_decomposition
+
+    fresh = mesh.collision_shape.__wrapped__(teddy, convex_decomposition)  # not the per-process cache
     assert fresh.method == "vhacd"
-    assert open(fresh.collision_obj, "rb").read() == (shipped_dir / f"{key}.obj").read_bytes()
+    assert open(fresh.obj_path, "rb").read() == (shipped_dir / f"{key}.obj").read_bytes()
