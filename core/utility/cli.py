@@ -7,7 +7,7 @@ import click
 
 
 def _clean(fn):
-    from dropsynth.cli import _clean_errors
+    from dropsynth.cli_errors import _clean_errors
 
     return _clean_errors(fn)
 
