@@ -370,6 +370,15 @@ class RenderConfig:
     object_hue_deg: float = _f(10.0, doc="object variation: hue shift up to +- this (deg)", lo=0.0, hi=180.0)
     object_wear: tuple[float, float] = _f((0.0, 0.5), is_range=True, doc="[min, max] wear per object (worn "
                                           "patches: lighter, greyer, rougher)", lo=0.0, hi=1.0)
+    # --- realism, session 2 (issue 14): image-based lighting and screen-space occlusion ---------------
+    ibl: Optional[bool] = _f(None, doc="image-based lighting in the rasterizer: diffuse (spherical harmonics) and "
+                                       "prefiltered specular light from the HDR environment that Cycles would "
+                                       "draw for the view (lights.hdri_folder, else bpy's built-in set, else 4 "
+                                       "procedural studio environments; file, rotation and strength as "
+                                       "lights.hdri_*), instead of the ambient light; off when lights.hdri is "
+                                       "false")
+    ibl_background: bool = _f(True, doc="with ibl: the environment is the background where nothing is hit "
+                                        "(false: the scene's background colour or image)")
 
 
 @dataclass
