@@ -379,6 +379,10 @@ class RenderConfig:
                                        "false")
     ibl_background: bool = _f(True, doc="with ibl: the environment is the background where nothing is hit "
                                         "(false: the scene's background colour or image)")
+    ssao: Optional[bool] = _f(None, doc="screen-space ambient occlusion: contact darkening where any surfaces "
+                                        "meet (objects on objects, the table, bin walls), from the frame's depth, "
+                                        "on the raster RGB; strength per view from ao_strength")
+    ssao_radius_m: float = _f(0.03, doc="screen-space ambient occlusion: sampling radius (m)", lo=0.001, hi=1.0)
 
 
 @dataclass

@@ -268,6 +268,10 @@ class PyrenderRenderer:
         else:
             self._pass.background = None
         rgb, depth, ids = self._pass.render(self._scene, self._ids, near_first + self._background, self._lights)
+        if lens is not None and lens.ssao_strength > 0:
+            from dropsynth.render import ssao
+
+            rgb = ssao.apply(rgb, depth, K, self._rcfg.ssao_radius_m, lens.ssao_strength)
         self._last_ids = ids
         return Frame(rgb=rgb, depth_m=depth, instance_ids=ids)
 

@@ -20,7 +20,7 @@ import numpy as np
 from dropsynth import seeding
 
 EFFECTS = ("shadows", "ao", "tonemap", "white_balance", "vignette", "chromatic_aberration", "defocus",
-           "motion_blur", "surfaces", "object_variation", "ibl")
+           "motion_blur", "surfaces", "object_variation", "ibl", "ssao")
 CAMERA_EFFECTS = ("ao", "white_balance", "vignette", "chromatic_aberration", "defocus", "motion_blur")
 
 
@@ -48,6 +48,7 @@ class Lens:
     # image-based lighting: the view's (file, rotation, strength) draws in 0..1, those Cycles uses
     # for it (cycles_plan.environment_draws); None: off
     environment: tuple | None = None
+    ssao_strength: float = 0.0  # screen-space ambient occlusion (render.ssao), the same draw as ao_strength
 
 
 def view_lens(rcfg, seed: int, scene: int, view: int) -> Lens:
@@ -71,7 +72,8 @@ def view_lens(rcfg, seed: int, scene: int, view: int) -> Lens:
                 aperture_m=ap if "defocus" in on else 0.0,
                 shake_px=shake if "motion_blur" in on and shakes else 0.0, shake_angle=angle,
                 ao_strength=ao if "ao" in on else 0.0,
-                environment=_environment_draws(seed, scene, view) if "ibl" in on else None)
+                environment=_environment_draws(seed, scene, view) if "ibl" in on else None,
+                ssao_strength=ao if "ssao" in on else 0.0)
 
 
 def _environment_draws(seed: int, scene: int, view: int) -> tuple:
