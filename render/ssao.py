@@ -29,19 +29,27 @@ BETA = 0.002  # bias, relative to the depth: flat surfaces do not occlude themse
 _SPIRAL = tuple(((k + 0.5) / SAMPLES, 2.0 * math.pi * k * 0.618034) for k in range(SAMPLES))  # (radius share, angle)
 
 
-def _normals(p: np.ndarray) -> np.ndarray:
-    """(h, w, 3) unit normals of (h, w, 3) camera-space points, facing the camera."""
+def _normals(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple:
+    """Unit normals (nx, ny, nz), facing the camera, of the camera-space points given as
+    (h, w) planes: per axis the one-sided difference with the smaller depth step."""
     def side(axis):
-        fwd = np.diff(p, axis=axis, append=np.take(p, [-1], axis=axis))
-        bwd = np.diff(p, axis=axis, prepend=np.take(p, [0], axis=axis))
-        pick = np.abs(fwd[..., 2]) <= np.abs(bwd[..., 2])
-        return np.where(pick[..., None], fwd, bwd)
+        out = []
+        fz = np.diff(pz, axis=axis, append=np.take(pz, [-1], axis=axis))
+        bz = np.diff(pz, axis=axis, prepend=np.take(pz, [0], axis=axis))
+        pick = np.abs(fz) <= np.abs(bz)
+        for c in (px, py):
+            f = np.diff(c, axis=axis, append=np.take(c, [-1], axis=axis))
+            b = np.diff(c, axis=axis, prepend=np.take(c, [0], axis=axis))
+            out.append(np.where(pick, f, b))
+        out.append(np.where(pick, fz, bz))
+        return out
 
-    n = np.cross(side(1), side(0))
-    n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), np.float32(1e-12))
-    flip = np.sum(n * p, axis=-1) > 0  # towards the camera (at the origin)
-    n[flip] *= -1
-    return n
+    (ax, ay, az), (bx, by, bz) = side(1), side(0)
+    nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+    norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+    np.maximum(norm, np.float32(1e-12), out=norm)
+    sign = np.where(nx * px + ny * py + nz * pz > 0, np.float32(-1.0), np.float32(1.0)) / norm  # towards the camera
+    return nx * sign, ny * sign, nz * sign
 
 
 def occlusion(depth_m: np.ndarray, K: np.ndarray, radius_m: float) -> np.ndarray:
@@ -52,29 +60,33 @@ def occlusion(depth_m: np.ndarray, K: np.ndarray, radius_m: float) -> np.ndarray
     h, w = z.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) * np.float32(step)
     fx, fy, cx, cy = (np.float32(K[0, 0]), np.float32(K[1, 1]), np.float32(K[0, 2]), np.float32(K[1, 2]))
-    p = np.stack([(xs - cx) / fx * z, (ys - cy) / fy * z, z], -1)
-    n = _normals(p)
+    px, py, pz = (xs - cx) / fx * z, (ys - cy) / fy * z, z
+    nx, ny, nz = (a.ravel() for a in _normals(px, py, pz))
     hit = z > 0
     r = np.float32(radius_m)
     r_px = np.where(hit, r * fx / np.where(hit, z, 1) / np.float32(step), 0).astype(np.float32)  # at this step
     acc = np.zeros(h * w, np.float32)
-    px, py, pz = (np.ascontiguousarray(p[..., i]).ravel() for i in range(3))
-    nx, ny, nz = (np.ascontiguousarray(n[..., i]).ravel() for i in range(3))
-    zr, rr, hr = z.ravel(), r_px.ravel(), hit.ravel()
+    px, py, pz = px.ravel(), py.ravel(), pz.ravel()
+    rr = r_px.ravel()
     iy0, ix0 = (a.ravel() for a in np.mgrid[0:h, 0:w].astype(np.int32))
-    bias = np.float32(BETA) * zr
+    bias = np.float32(BETA) * pz
+    r2 = r * r
     for share, angle in _SPIRAL:
         dx, dy = np.float32(math.cos(angle)), np.float32(math.sin(angle))
         reach = np.maximum(rr * np.float32(share), np.float32(1.0))  # at least the next pixel
         ix = np.clip(ix0 + np.rint(reach * dx).astype(np.int32), 0, w - 1)
         iy = np.clip(iy0 + np.rint(reach * dy).astype(np.int32), 0, h - 1)
         idx = iy * w + ix
-        vx, vy, vz = px.take(idx) - px, py.take(idx) - py, pz.take(idx) - pz
+        zs = pz.take(idx)
+        vx, vy, vz = px.take(idx) - px, py.take(idx) - py, zs - pz
         vv = vx * vx + vy * vy + vz * vz
         vn = vx * nx + vy * ny + vz * nz - bias
-        term = np.maximum(vn, 0) * r / (vv + np.float32(1e-6))
-        term[(zr.take(idx) <= 0) | (vv > r * r) | ~hr] = 0
-        acc += term
+        np.maximum(vn, 0, out=vn)
+        vn *= r
+        vn /= vv + np.float32(1e-6)
+        vn[(zs <= 0) | (vv > r2)] = 0
+        acc += vn
+    acc[~hit.ravel()] = 0
     acc = acc.reshape(h, w)
     occ = np.minimum(acc * np.float32(2.0 / SAMPLES), np.float32(1.0))
     from scipy import ndimage
