@@ -580,19 +580,20 @@ class FramePass:
         if env.name not in self._env_tex:
             layers, bg = GL.glGenTextures(2)
             GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
-            GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, layers)
+            GL.glBindTexture(GL.GL_TEXTURE_3D, layers)  # 3-D: one linear fetch blends two roughness layers
             n, h, w, _ = env.spec.shape
-            GL.glTexImage3D(GL.GL_TEXTURE_2D_ARRAY, 0, GL.GL_RGB16F, w, h, n, 0, GL.GL_RGB, GL.GL_FLOAT,
+            GL.glTexImage3D(GL.GL_TEXTURE_3D, 0, GL.GL_RGB16F, w, h, n, 0, GL.GL_RGB, GL.GL_FLOAT,
                             np.ascontiguousarray(env.spec, np.float32))
             GL.glBindTexture(GL.GL_TEXTURE_2D, bg)
             GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB16F, env.background.shape[1], env.background.shape[0], 0,
                             GL.GL_RGB, GL.GL_FLOAT, np.ascontiguousarray(env.background, np.float32))
-            for target, tex in ((GL.GL_TEXTURE_2D_ARRAY, layers), (GL.GL_TEXTURE_2D, bg)):
+            for target, tex in ((GL.GL_TEXTURE_3D, layers), (GL.GL_TEXTURE_2D, bg)):
                 GL.glBindTexture(target, tex)
                 GL.glTexParameteri(target, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
                 GL.glTexParameteri(target, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
                 GL.glTexParameteri(target, GL.GL_TEXTURE_WRAP_S, GL.GL_REPEAT)  # the seam at u = 0 / 1
                 GL.glTexParameteri(target, GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE)
+                GL.glTexParameteri(target, GL.GL_TEXTURE_WRAP_R, GL.GL_CLAMP_TO_EDGE)
             self._env_tex[env.name] = (int(layers), int(bg))
         self._env = (env, float(rotation_rad), float(strength))
 
@@ -602,7 +603,7 @@ class FramePass:
         env, rot, strength = self._env
         layers, bg = self._env_tex[env.name]
         GL.glActiveTexture(GL.GL_TEXTURE0 + ENV_UNIT)
-        GL.glBindTexture(GL.GL_TEXTURE_2D_ARRAY, layers)
+        GL.glBindTexture(GL.GL_TEXTURE_3D, layers)
         GL.glUniform1i(prog.loc("env_spec"), ENV_UNIT)
         GL.glActiveTexture(GL.GL_TEXTURE0 + ENV_UNIT + 1)
         GL.glBindTexture(GL.GL_TEXTURE_2D, bg)

@@ -25,7 +25,7 @@ void main()
 {
 #ifdef ENV_BG
     vec4 p = inv_view_proj * vec4(gl_FragCoord.xy / viewport * 2.0 - 1.0, 1.0, 1.0);
-    vec3 c = texture(env_bg, env_uv(env_dir(normalize(p.xyz / p.w - cam_pos)))).rgb * env_strength;
+    vec3 c = textureLod(env_bg, env_uv(env_dir(normalize(p.xyz / p.w - cam_pos))), 0.0).rgb * env_strength;
     c *= camera_gain();
 #ifdef TONEMAP
     c *= exposure;

@@ -4,7 +4,7 @@
 uniform vec3 env_sh[9];  // irradiance as spherical harmonics, per unit strength
 uniform vec2 env_rot;  // cos, sin of the rotation about world z
 uniform float env_strength;
-uniform sampler2DArray env_spec;  // radiance prefiltered at roughness 0.4, 0.6, 0.8, 1.0
+uniform sampler3D env_spec;  // radiance prefiltered at roughness 0.4, 0.6, 0.8, 1.0 (the 4 slices)
 uniform sampler2D env_bg;  // radiance, 1024 x 512: background and mirror-like reflections
 
 const float ENV_PI = 3.141592653589793;
@@ -32,14 +32,12 @@ vec3 env_irradiance(vec3 n)
 vec3 env_specular(vec3 r, float roughness)
 {
     vec2 uv = env_uv(env_dir(r));
-    vec3 s;
-    if (roughness < 0.4) {
-        s = mix(texture(env_bg, uv).rgb, texture(env_spec, vec3(uv, 0.0)).rgb, roughness / 0.4);
-    } else {
-        float f = min((roughness - 0.4) / 0.2, 3.0);
-        float l0 = min(floor(f), 2.0);
-        s = mix(texture(env_spec, vec3(uv, l0)).rgb, texture(env_spec, vec3(uv, l0 + 1.0)).rgb, f - l0);
-    }
+    // Slice k (k = 0..3) holds roughness 0.4 + 0.2 k at w = (k + 0.5) / 4: one fetch blends two of them.
+    float w = (clamp((roughness - 0.4) / 0.2, 0.0, 3.0) + 0.5) / 4.0;
+    vec3 s = textureLod(env_spec, vec3(uv, w), 0.0).rgb;
+    float mirror = 1.0 - roughness / 0.4;  // glossy: towards the sharp map
+    if (mirror > 0.0)
+        s = mix(s, textureLod(env_bg, uv, 0.0).rgb, mirror);
     return s * env_strength;
 }
 
