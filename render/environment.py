@@ -199,17 +199,23 @@ def prefilter(img: np.ndarray, name: str = "") -> Environment:
     out = _directions(*SPEC_SIZE).reshape(-1, 3).astype(np.float32)
     sd = _directions(32, 64).reshape(-1, 3).T.astype(np.float32)
     omega = _solid_angles(32, 64).reshape(1, -1).astype(np.float32)
+    cos = out @ sd  # (output texels, source texels)
+    np.maximum(cos, np.float32(1e-30), out=cos)
+    log_cos = np.log(cos)  # once: each layer's weights cos^p are then one exp
     layers = []
     for r in SPEC_ROUGHNESS:
         a = r * r
         p = max(2.0 / (a * a) - 2.0, 1.0)  # Phong exponent of GGX alpha (Walter et al. 2007)
-        wgt = out @ sd  # cosines, (output texels, source texels)
-        np.maximum(wgt, 0.0, out=wgt)
-        np.power(wgt, np.float32(p), out=wgt)
-        wgt *= omega
+        if p == 1.0:
+            wgt = cos * omega
+        else:
+            wgt = log_cos * np.float32(p)
+            np.exp(wgt, out=wgt)
+            wgt *= omega
         layers.append((wgt @ small) / np.maximum(wgt.sum(1, keepdims=True), 1e-30))
     spec = np.stack(layers).reshape(len(SPEC_ROUGHNESS), *SPEC_SIZE, 3).astype(np.float32)
-    return Environment(name=name, sh=sh, spec=spec, background=_resize(img, *BG_SIZE))
+    bg = img if img.shape[0] <= BG_SIZE[0] else _resize(img, *BG_SIZE)  # smaller ones as they are
+    return Environment(name=name, sh=sh, spec=spec, background=np.ascontiguousarray(bg, np.float32))
 
 
 def load(name: str) -> Environment:
