@@ -640,8 +640,8 @@ class FramePass:
         GL.glUniform3fv(prog.loc("bg_color"), 1, np.asarray(scene.bg_color[:3], np.float32))
         if self.env_background:
             V, P = self.renderer._get_camera_matrices(scene)
-            GL.glUniformMatrix4fv(prog.loc("inv_view_proj"), 1, GL.GL_TRUE,
-                                  np.linalg.inv(np.asarray(P, np.float64) @ np.asarray(V, np.float64)).astype(np.float32))
+            inv = np.linalg.inv(np.asarray(P, np.float64) @ np.asarray(V, np.float64))
+            GL.glUniformMatrix4fv(prog.loc("inv_view_proj"), 1, GL.GL_TRUE, inv.astype(np.float32))
             GL.glUniform3fv(prog.loc("cam_pos"), 1,
                             np.asarray(scene.get_pose(scene.main_camera_node)[:3, 3], np.float32))
             GL.glUniform2f(prog.loc("viewport"), float(self._fb[0]), float(self._fb[1]))
