@@ -58,7 +58,7 @@ class Generator:
         self.category_ids = self.catalog.category_ids()
         self.build = builders.get(cfg.scene.builder)
         self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height, msaa=cfg.render.msaa,
-                                         render_cfg=cfg.render)
+                                         render_cfg=cfg.render, lights_cfg=cfg.lights)
         self.world = PhysicsWorld()
         self._settled = None  # the scene the physics world holds
         self.cycles = None  # the Cycles renderer, made on the first view it renders (bpy starts Blender)

@@ -201,16 +201,17 @@ class LightConfig(_Listed):
     distance_m: Rng(Num(0.05, 100.0)) = F((0.8, 2.0), 'distance of point/spot lights from the table centre')
     ambient: Rng(Num(0.0, 1.0)) = F((0.15, 0.4), 'ambient light level range (0..1)')
     hdri: Bool = F(True,
-        'Cycles: light the world with an equirectangular HDR environment drawn per view (false: a '
-        'uniform world of the ambient level)')
+        'Cycles and the rasterizer\'s render.ibl: light the world with an equirectangular HDR '
+        'environment drawn per view (false: a uniform world of the ambient level, and no ibl)')
     hdri_folder: Optional[Str] = F(None,
-        "Cycles: folder of .hdr/.exr equirectangular environments (e.g. Poly Haven's; relative: to "
+        "Cycles and render.ibl: folder of .hdr/.exr equirectangular environments (e.g. Poly Haven's; relative: to "
         "the config file); null: the built-in set (Blender's 8 CC0 studio-light HDRIs, shipped inside"
         ' bpy)')
     hdri_strength: Rng(Num(0.0, 100.0)) = F((0.3, 1.0),
-        'Cycles: [min, max] strength of the environment light, drawn per view')
+        'Cycles and render.ibl: [min, max] strength of the environment light, drawn per view')
     hdri_rotation_deg: Rng(Num(-720.0, 720.0)) = F((0.0, 360.0),
-        'Cycles: [min, max] rotation of the environment about the world z axis, drawn per view')
+        'Cycles and render.ibl: [min, max] rotation of the environment about the world z axis, '
+        'drawn per view')
 
 
 class OutputConfig(Section):
@@ -346,6 +347,20 @@ class RenderConfig(Section):
     object_hue_deg: Num(0.0, 180.0) = F(10.0, 'object variation: hue shift up to +- this (deg)')
     object_wear: Rng(Num(0.0, 1.0)) = F((0.0, 0.5),
         '[min, max] wear per object (worn patches: lighter, greyer, rougher)')
+    ibl: Optional[Bool] = F(None,
+        'image-based lighting in the rasterizer: diffuse (spherical harmonics) and prefiltered '
+        'specular light from the HDR environment that Cycles would draw for the view '
+        '(lights.hdri_folder, else bpy\'s built-in set, else 4 procedural studio environments; file, '
+        'rotation and strength as lights.hdri_*), instead of the ambient light; off when lights.hdri '
+        'is false')
+    ibl_background: Bool = F(True,
+        'with ibl: the environment is the background where nothing is hit (false: the scene\'s '
+        'background colour or image)')
+    ssao: Optional[Bool] = F(None,
+        'screen-space ambient occlusion: contact darkening where any surfaces meet (objects on '
+        'objects, the table, bin walls), from the frame\'s depth, on the raster RGB; strength per '
+        'view from ao_strength')
+    ssao_radius_m: Num(0.001, 1.0) = F(0.03, 'screen-space ambient occlusion: sampling radius (m)')
 
 
 class GraspConfig(Section):

@@ -88,6 +88,18 @@ def uses_cycles(cfg) -> bool:
 
 def plan_view(cfg, seed: int, scene_index: int, view_index: int, hdris: list[str]) -> CyclesView | None:
     """The view's Cycles draws, or None when the rasterizer makes its RGB."""
+    u, k, rot, strength, cyc_seed, direction, motion = _view_draws(seed, scene_index, view_index)
+    r = cfg.render
+    if not uses_cycles(cfg) or u >= r.cycles_share:
+        return None
+    hdri, rotation, strength = _environment(cfg.lights, k, rot, strength, hdris)
+    d = direction / max(float(np.linalg.norm(direction)), 1e-12)
+    m = d * motion * r.cycles_motion_blur_m
+    return CyclesView(hdri=hdri, hdri_rotation_rad=rotation, hdri_strength=strength,
+                      seed=int(cyc_seed), motion_m=(float(m[0]), float(m[1]), float(m[2])))
+
+
+def _view_draws(seed: int, scene_index: int, view_index: int) -> tuple:
     from dropsynth.seeding import view_rng
 
     rng = view_rng(seed, scene_index, view_index, "render")
@@ -95,16 +107,21 @@ def plan_view(cfg, seed: int, scene_index: int, view_index: int, hdris: list[str
     u, k, rot, strength, cyc_seed = rng.random(), rng.random(), rng.random(), rng.random(), rng.integers(2**31)
     direction = rng.normal(size=3)
     motion = rng.random()
-    r = cfg.render
-    if not uses_cycles(cfg) or u >= r.cycles_share:
-        return None
-    lo, hi = cfg.lights.hdri_rotation_deg
-    slo, shi = cfg.lights.hdri_strength
-    d = direction / max(float(np.linalg.norm(direction)), 1e-12)
-    m = d * motion * r.cycles_motion_blur_m
-    return CyclesView(hdri=hdris[int(k * len(hdris))] if hdris else None,
-                      hdri_rotation_rad=math.radians(lo + (hi - lo) * rot), hdri_strength=slo + (shi - slo) * strength,
-                      seed=int(cyc_seed), motion_m=(float(m[0]), float(m[1]), float(m[2])))
+    return u, k, rot, strength, cyc_seed, direction, motion
+
+
+def _environment(lights_cfg, k: float, rot: float, strength: float, files: list) -> tuple:
+    lo, hi = lights_cfg.hdri_rotation_deg
+    slo, shi = lights_cfg.hdri_strength
+    return (files[int(k * len(files))] if files else None, math.radians(lo + (hi - lo) * rot),
+            slo + (shi - slo) * strength)
+
+
+def environment_draws(lights_cfg, seed: int, scene_index: int, view_index: int, files: list) -> tuple:
+    """(environment file or None, rotation about world z (rad), strength) of a view: the
+    draws Cycles uses for it (``plan_view``), for the rasterizer's image-based lighting."""
+    _, k, rot, strength = _view_draws(seed, scene_index, view_index)[:4]
+    return _environment(lights_cfg, k, rot, strength, files)
 
 
 def threads_per_worker(cfg, workers: int) -> int:

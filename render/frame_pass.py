@@ -33,6 +33,7 @@ SHADER_DIR = Path(__file__).resolve().parent / "shaders"
 MAX_LIGHTS = 16  # config lights.count is at most 16
 MSAA_SAMPLES = (0, 2, 4, 8)
 SHADOW_UNIT = 3  # texture unit of the shadow maps (0-2: base colour, metallic-roughness, normal)
+ENV_UNIT = 6  # the environment's prefiltered layers (6) and background map (7); 4: the lightmap
 
 
 class _Program:
@@ -46,7 +47,7 @@ class _Program:
 
         def src(name):
             first, rest = (SHADER_DIR / name).read_text().split("\n", 1)  # '#version' stays first
-            for inc in ("shadow_lookup.glsl", "camera.glsl"):
+            for inc in ("shadow_lookup.glsl", "camera.glsl", "environment.glsl"):
                 if f"//#include {inc}" in rest:
                     rest = rest.replace(f"//#include {inc}", (SHADER_DIR / inc).read_text())
             return f"{first}\n{head}{rest}"
@@ -54,7 +55,7 @@ class _Program:
         vao = GL.glGenVertexArrays(1)  # core profile: a VAO must be bound to link
         GL.glBindVertexArray(vao)
         try:
-            if "SHADOWS" in defines or "HAS_BG_TEX" in defines:
+            if defines.keys() & {"SHADOWS", "HAS_BG_TEX", "IBL", "ENV_BG"}:
                 # PyOpenGL's compileProgram validates at link time, when every sampler still
                 # points at unit 0 (a 2-D and an array-shadow sampler on one unit fail): link here.
                 self.id = _link(shaders.compileShader(src(vert), GL.GL_VERTEX_SHADER),
@@ -182,7 +183,8 @@ class FramePass:
     count (2, 4, 8) of a separate anti-aliased colour pass.
     """
 
-    def __init__(self, renderer, msaa: int = 0, realism: frozenset = frozenset(), shadow_map_px: int = 512):
+    def __init__(self, renderer, msaa: int = 0, realism: frozenset = frozenset(), shadow_map_px: int = 512,
+                 ibl: bool = False, env_background: bool = False):
         if msaa not in MSAA_SAMPLES:
             raise ValueError(f"msaa must be one of {MSAA_SAMPLES}, got {msaa!r}")
         self.renderer = renderer
@@ -201,6 +203,11 @@ class FramePass:
         self.looks: dict = {}  # mesh node -> realism.Look
         # White balance and vignetting in the shaders, the background drawn here under them too.
         self.camera_gain = bool(self.realism & {"white_balance", "vignette"})
+        # Image-based lighting (realism "ibl" with environments to draw from): set_environment per view.
+        self.ibl = bool(ibl)
+        self.env_background = self.ibl and bool(env_background)
+        self._env = None  # (environment.Environment, rotation (rad), strength)
+        self._env_tex: dict = {}  # environment name -> (layers texture, background texture)
         self.wb_gains = np.ones(3, np.float32)
         self.vignette = np.zeros(4, np.float32)  # strength, cx, cy, 1 / r^2 of the farthest corner
         self.background = None  # (H, W, 3) uint8 image drawn where nothing is, or None: the clear colour
@@ -239,6 +246,8 @@ class FramePass:
                 defines["CAMERA"] = 1
             if look:
                 defines["VARIATION"] = 1
+            if self.ibl:
+                defines["IBL"] = 1
         frag = "shadow.frag" if depth_only else "ids.frag" if ids_only else "frame.frag"
         key = (frag, tuple(sorted(defines.items())))
         prog = self._programs.get(key)
@@ -316,9 +325,14 @@ class FramePass:
 
     def delete(self) -> None:
         """Free every GL object made here (the GL context must be current)."""
+        from OpenGL import GL
+
         self._delete_framebuffers()
         if self._shadows is not None:
             self._shadows.delete()
+        for layers, bg in self._env_tex.values():
+            GL.glDeleteTextures([layers, bg])
+        self._env_tex = {}
         for p in self._programs.values():
             p.delete()
         self._programs = {}
@@ -358,7 +372,7 @@ class FramePass:
             GL.glClearBufferfv(GL.GL_COLOR, 0, bg)
             GL.glClearBufferfv(GL.GL_DEPTH, 0, np.ones(1, np.float32))
             self._draw(scene, node_ids, draw_order, frame, ids_only=False)
-            if self.camera_gain:
+            if self.draws_background:
                 self._draw_background(scene, height)
             GL.glDisable(GL.GL_MULTISAMPLE)
             GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, fb_ms)
@@ -375,7 +389,7 @@ class FramePass:
         GL.glClearBufferfv(GL.GL_COLOR, 2, np.zeros(4, np.float32))
         GL.glClearBufferfv(GL.GL_DEPTH, 0, np.ones(1, np.float32))
         self._draw(scene, node_ids, draw_order, frame, ids_only=bool(self.msaa))
-        if self.camera_gain and not self.msaa:
+        if self.draws_background and not self.msaa:
             self._draw_background(scene, height)
         rgb = self._read(c0, GL.GL_RGB, GL.GL_UNSIGNED_BYTE, np.uint8, 3)
         ids = self._read(c1, GL.GL_RED_INTEGER, GL.GL_UNSIGNED_SHORT, np.uint16)
@@ -550,6 +564,54 @@ class FramePass:
             GL.glUniform1f(prog.loc("ao_strength"), float(self.ao_strength))
         if self.camera_gain:
             self._camera_uniforms(prog)
+        if self.ibl:
+            self._env_uniforms(prog)
+
+    @property
+    def draws_background(self) -> bool:
+        """Whether the background is drawn here (under the camera gain, or the environment)."""
+        return self.camera_gain or self.env_background
+
+    def set_environment(self, env, rotation_rad: float, strength: float) -> None:
+        """The view's environment (``environment.Environment``), rotated about world z; its
+        maps are uploaded once per environment and stay resident (the GL context must be current)."""
+        from OpenGL import GL
+
+        if env.name not in self._env_tex:
+            layers, bg = GL.glGenTextures(2)
+            GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+            GL.glBindTexture(GL.GL_TEXTURE_3D, layers)  # 3-D: one linear fetch blends two roughness layers
+            n, h, w, _ = env.spec.shape
+            GL.glTexImage3D(GL.GL_TEXTURE_3D, 0, GL.GL_RGB16F, w, h, n, 0, GL.GL_RGB, GL.GL_FLOAT,
+                            np.ascontiguousarray(env.spec, np.float32))
+            GL.glBindTexture(GL.GL_TEXTURE_2D, bg)
+            GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB16F, env.background.shape[1], env.background.shape[0], 0,
+                            GL.GL_RGB, GL.GL_FLOAT, np.ascontiguousarray(env.background, np.float32))
+            for target, tex in ((GL.GL_TEXTURE_3D, layers), (GL.GL_TEXTURE_2D, bg)):
+                GL.glBindTexture(target, tex)
+                GL.glTexParameteri(target, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
+                GL.glTexParameteri(target, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
+                GL.glTexParameteri(target, GL.GL_TEXTURE_WRAP_S, GL.GL_REPEAT)  # the seam at u = 0 / 1
+                GL.glTexParameteri(target, GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE)
+                GL.glTexParameteri(target, GL.GL_TEXTURE_WRAP_R, GL.GL_CLAMP_TO_EDGE)
+            self._env_tex[env.name] = (int(layers), int(bg))
+        self._env = (env, float(rotation_rad), float(strength))
+
+    def _env_uniforms(self, prog) -> None:
+        from OpenGL import GL
+
+        env, rot, strength = self._env
+        layers, bg = self._env_tex[env.name]
+        GL.glActiveTexture(GL.GL_TEXTURE0 + ENV_UNIT)
+        GL.glBindTexture(GL.GL_TEXTURE_3D, layers)
+        GL.glUniform1i(prog.loc("env_spec"), ENV_UNIT)
+        GL.glActiveTexture(GL.GL_TEXTURE0 + ENV_UNIT + 1)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, bg)
+        GL.glUniform1i(prog.loc("env_bg"), ENV_UNIT + 1)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glUniform3fv(prog.loc("env_sh"), 9, np.ascontiguousarray(env.sh, np.float32))
+        GL.glUniform2f(prog.loc("env_rot"), float(np.cos(rot)), float(np.sin(rot)))
+        GL.glUniform1f(prog.loc("env_strength"), strength)
 
     def _camera_uniforms(self, prog) -> None:
         from OpenGL import GL
@@ -563,8 +625,12 @@ class FramePass:
         (colour attachment only: ids and depth keep their 0)."""
         from OpenGL import GL
 
-        image = self.background
+        image = None if self.env_background else self.background
         defines = {"HAS_BG_TEX": 1} if image is not None else {}
+        if self.env_background:
+            defines["ENV_BG"] = 1
+            if "tonemap" in self.realism:
+                defines["TONEMAP"] = 1
         key = ("bg.frag", tuple(sorted(defines.items())))
         prog = self._programs.get(key)
         if prog is None:
@@ -572,6 +638,16 @@ class FramePass:
         GL.glUseProgram(prog.id)
         self._camera_uniforms(prog)
         GL.glUniform3fv(prog.loc("bg_color"), 1, np.asarray(scene.bg_color[:3], np.float32))
+        if self.env_background:
+            V, P = self.renderer._get_camera_matrices(scene)
+            inv = np.linalg.inv(np.asarray(P, np.float64) @ np.asarray(V, np.float64))
+            GL.glUniformMatrix4fv(prog.loc("inv_view_proj"), 1, GL.GL_TRUE, inv.astype(np.float32))
+            GL.glUniform3fv(prog.loc("cam_pos"), 1,
+                            np.asarray(scene.get_pose(scene.main_camera_node)[:3, 3], np.float32))
+            GL.glUniform2f(prog.loc("viewport"), float(self._fb[0]), float(self._fb[1]))
+            if "tonemap" in self.realism:
+                GL.glUniform1f(prog.loc("exposure"), float(self.exposure))
+            self._env_uniforms(prog)
         if image is not None:
             if self._bg_tex is None or self._bg_tex[1] is not image:
                 if self._bg_tex is not None:

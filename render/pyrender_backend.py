@@ -83,9 +83,10 @@ class PyrenderRenderer:
     for each camera.
     """
 
-    def __init__(self, width: int, height: int, msaa: int = 0, render_cfg=None):
+    def __init__(self, width: int, height: int, msaa: int = 0, render_cfg=None, lights_cfg=None):
         """render_cfg: the run's RenderConfig, for the realism effects
-        (``render.realism``); None: the fast level."""
+        (``render.realism``); None: the fast level. lights_cfg: its LightConfig,
+        for the environments of image-based lighting (None: the defaults)."""
         ensure_gl()
         import pyrender
 
@@ -105,8 +106,17 @@ class PyrenderRenderer:
         self.effects = realism.effects(render_cfg) if render_cfg is not None else frozenset()
         self._shadows_cfg_radius = render_cfg.ao_radius_m if self.effects & {"shadows", "ao"} else None
         self._scene_background = None
+        # Image-based lighting: the environments drawn from (see render.environment), where they come from.
+        self._envs, self.environment_source = [], "none"
+        if "ibl" in self.effects:
+            from dropsynth.config import LightConfig
+            from dropsynth.render import environment
+
+            self._lights_cfg = lights_cfg if lights_cfg is not None else LightConfig()
+            self._envs, self.environment_source = environment.environment_set(self._lights_cfg)
         self._pass = FramePass(self._r._renderer, msaa, self.effects,
-                               render_cfg.shadow_map_px if render_cfg is not None else 512)
+                               render_cfg.shadow_map_px if render_cfg is not None else 512,
+                               ibl=bool(self._envs), env_background=bool(self._envs) and render_cfg.ibl_background)
         self.size = (width, height)
         self._mesh_cache: dict = {}
         self._scene = None
@@ -115,7 +125,7 @@ class PyrenderRenderer:
     def draws_background(self) -> bool:
         """True when the renderer draws the scene's background itself (under the
         camera's white balance and vignetting): the caller must not composite it."""
-        return self._pass.camera_gain
+        return self._pass.draws_background
 
     @property
     def gl_renderer(self) -> str:
@@ -243,13 +253,25 @@ class PyrenderRenderer:
             cx, cy = K[0, 2], K[1, 2]
             r2 = max((x - cx) ** 2 + (y - cy) ** 2 for x in (0, camera.width) for y in (0, camera.height))
             self._pass.vignette = np.array([lens.vignette, cx, cy, 1.0 / r2], np.float32)
-        if self.draws_background and self._scene_background is not None:
+            if self._envs and lens.environment is not None:
+                from dropsynth.render import environment
+                from dropsynth.render.cycles_plan import _environment
+
+                name, rot, strength = _environment(self._lights_cfg, *lens.environment, self._envs)
+                self._pass.set_environment(environment.load(name), rot, strength)
+        elif self._envs:
+            raise RuntimeError("image-based lighting needs the view's lens (realism.view_lens)")
+        if self.draws_background and self._scene_background is not None and not self._pass.env_background:
             from dropsynth.textures import _background
 
             self._pass.background = _background(self._scene_background, camera.height, camera.width)
         else:
             self._pass.background = None
         rgb, depth, ids = self._pass.render(self._scene, self._ids, near_first + self._background, self._lights)
+        if lens is not None and lens.ssao_strength > 0:
+            from dropsynth.render import ssao
+
+            rgb = ssao.apply(rgb, depth, K, self._rcfg.ssao_radius_m, lens.ssao_strength)
         self._last_ids = ids
         return Frame(rgb=rgb, depth_m=depth, instance_ids=ids)
 

@@ -20,7 +20,7 @@ import numpy as np
 from dropsynth import seeding
 
 EFFECTS = ("shadows", "ao", "tonemap", "white_balance", "vignette", "chromatic_aberration", "defocus",
-           "motion_blur", "surfaces", "object_variation")
+           "motion_blur", "surfaces", "object_variation", "ibl", "ssao")
 CAMERA_EFFECTS = ("ao", "white_balance", "vignette", "chromatic_aberration", "defocus", "motion_blur")
 
 
@@ -45,6 +45,10 @@ class Lens:
     shake_px: float = 0.0  # motion-blur streak length
     shake_angle: float = 0.0  # its direction on the image (rad)
     ao_strength: float = 0.0
+    # image-based lighting: the view's (file, rotation, strength) draws in 0..1, those Cycles uses
+    # for it (cycles_plan.environment_draws); None: off
+    environment: tuple | None = None
+    ssao_strength: float = 0.0  # screen-space ambient occlusion (render.ssao), the same draw as ao_strength
 
 
 def view_lens(rcfg, seed: int, scene: int, view: int) -> Lens:
@@ -67,7 +71,15 @@ def view_lens(rcfg, seed: int, scene: int, view: int) -> Lens:
                 ca_px=ca if "chromatic_aberration" in on else 0.0,
                 aperture_m=ap if "defocus" in on else 0.0,
                 shake_px=shake if "motion_blur" in on and shakes else 0.0, shake_angle=angle,
-                ao_strength=ao if "ao" in on else 0.0)
+                ao_strength=ao if "ao" in on else 0.0,
+                environment=_environment_draws(seed, scene, view) if "ibl" in on else None,
+                ssao_strength=ao if "ssao" in on else 0.0)
+
+
+def _environment_draws(seed: int, scene: int, view: int) -> tuple:
+    from dropsynth.render.cycles_plan import _view_draws
+
+    return tuple(float(x) for x in _view_draws(seed, scene, view)[1:4])
 
 
 # --- per scene: objects ---------------------------------------------------------

@@ -56,5 +56,6 @@ def encode_png(array: np.ndarray, level: int = 1) -> bytes:
         lines[:, 0] = 0  # None
         lines[:, 1:] = rows
     ihdr = struct.pack(">IIBBBBB", w, h, depth, _COLOUR_TYPE[c], 0, 0, 0)
-    return b"".join((SIGNATURE, _chunk(b"IHDR", ihdr), _chunk(b"IDAT", _deflate(lines.tobytes(), level)),
+    # zlib reads the array's buffer itself (a bytes copy of the filtered rows cost 0.1-0.3 ms per image)
+    return b"".join((SIGNATURE, _chunk(b"IHDR", ihdr), _chunk(b"IDAT", _deflate(lines.data, level)),
                      _chunk(b"IEND", b"")))

@@ -48,6 +48,9 @@ uniform float exposure;
 #ifdef CAMERA
 //#include camera.glsl
 #endif
+#ifdef IBL
+//#include environment.glsl
+#endif
 #ifdef VARIATION
 uniform vec4 look;  // hue rotation (rad), saturation scale, value scale, roughness added
 uniform vec2 wear;  // amount 0..1, pattern offset
@@ -214,7 +217,15 @@ void main()
 #endif
         color += compute_brdf(n, v, l, roughness, f0, c_diff, radiance);
     }
+#ifdef IBL
+    // The environment instead of the ambient light: diffuse irradiance and prefiltered specular.
+    vec2 ab = env_brdf(roughness, clamp(dot(n, v), 0.001, 1.0));
+    vec3 env_light = c_diff * env_irradiance(n) / PI + env_specular(reflect(-v, n), roughness) * (f0 * ab.x + ab.y);
 #ifdef SHADOW_BAKED
+    env_light *= mix(1.0, lm.a, ao_strength);
+#endif
+    color += env_light + material.emissive_factor;
+#elif defined(SHADOW_BAKED)
     color += base.rgb * ambient_light * mix(1.0, lm.a, ao_strength) + material.emissive_factor;
 #else
     color += base.rgb * ambient_light + material.emissive_factor;
