@@ -80,6 +80,7 @@ def _png(path):
         return np.asarray(im)
 
 
+@pytest.mark.render
 def test_samples_in_memory_equal_what_generate_writes(tmp_path):
     from dropsynth.writers.coco import annotation_record
     from dropsynth.writers.images import depth_to_png_units
@@ -131,6 +132,7 @@ def _render_without_noise(cfg, scene: int) -> np.ndarray:
         return next(iter(gen.samples(scene))).frame.rgb
 
 
+@pytest.mark.render
 def test_the_readme_python_api_example_runs(tmp_path):
     text = (ROOT / "README.md").read_text()
     section = text.split("\n## Python API", 1)[1].split("\n## ", 1)[0]
@@ -198,6 +200,7 @@ def test_overwrite_replaces_what_any_writer_may_have_written(tmp_path):
 # --- workers get the config object ----------------------------------------------
 
 
+@pytest.mark.render
 def test_a_job_carries_the_validated_config_and_workers_do_not_validate_again(tmp_path, monkeypatch):
     from dropsynth import config as config_mod
     from dropsynth.generator import selected_catalog
