@@ -225,7 +225,10 @@ def test_a_job_carries_the_validated_config_and_workers_do_not_validate_again(tm
         raise AssertionError("a worker validated the config again")
 
     monkeypatch.setattr(config_mod, "from_dict", refuse)
-    monkeypatch.setattr(config_mod, "_check_folders", refuse)  # what re-opened the image folders
+    from dropsynth import config_checks
+
+    monkeypatch.setattr(config_checks, "check_folders", refuse)  # what re-opened the image folders
+    monkeypatch.setattr(config_checks, "carry_listings", refuse)  # what lists them
     w = ShardWorker(job)
     try:
         stats = w.run(0)
