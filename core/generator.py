@@ -61,6 +61,7 @@ class Generator:
                                          render_cfg=cfg.render, lights_cfg=cfg.lights)
         self.world = PhysicsWorld()
         self._settled = None  # the scene the physics world holds
+        self._rendered = None  # the scene the renderer holds
         self.cycles = None  # the Cycles renderer, made on the first view it renders (bpy starts Blender)
         self._cycles_scene = None
         self.grasp_trials = None
@@ -115,9 +116,6 @@ class Generator:
         cfg = self.cfg
         if cfg.grasps.enabled and scene.settled is not self._settled:
             scene = self.scene(scene.index)  # grasp checks use the physics world: settle it again (same result)
-        t0 = time.perf_counter()
-        self.renderer.set_scene(scene.settled, seed=cfg.seed)
-        self.stage["render"] += time.perf_counter() - t0
         labeler = None
         if cfg.grasps.enabled:
             from dropsynth.grasp_library import SceneGraspLabeler
@@ -128,6 +126,17 @@ class Generator:
                                         frozenset(a.key for a in self.catalog.distractors))
             self.stage["grasps"] += time.perf_counter() - t0
         for v, camera in enumerate(scene.cameras):
+            if self._rendered is not scene.settled:  # first view, or another scene's views came in between
+                t0 = time.perf_counter()
+                self.renderer.set_scene(scene.settled, seed=cfg.seed)
+                self._rendered = scene.settled
+                self.stage["render"] += time.perf_counter() - t0
+            if labeler is not None and self._settled is not scene.settled:
+                from dropsynth.errors import DropsynthError
+
+                raise DropsynthError(f"Generator: scene {scene.index}'s samples were interleaved with another "
+                                     f"scene's while grasps are on (both use the one physics world): take one "
+                                     f"scene's samples at a time")
             yield self._view(scene, v, camera, labeler)
 
     # --- one view ---------------------------------------------------------------

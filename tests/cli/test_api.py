@@ -126,6 +126,20 @@ def test_samples_in_memory_equal_what_generate_writes(tmp_path):
     assert not np.array_equal(_png(out / images[1]["file_name"]), _render_without_noise(cfg, 0))
 
 
+@pytest.mark.render
+def test_samples_of_two_scenes_taken_in_turn_equal_those_taken_one_by_one():
+    cfg = dropsynth.load_config(**RICH)
+    with dropsynth.Generator(cfg) as gen:
+        apart = list(gen.samples(0)) + list(gen.samples(1))
+        turns = [s for pair in zip(gen.samples(0), gen.samples(1)) for s in pair]
+    assert sorted(s.image_index for s in turns) == [s.image_index for s in apart]
+    by_index = {s.image_index: s for s in turns}
+    for a in apart:
+        b = by_index[a.image_index]
+        assert np.array_equal(a.frame.rgb, b.frame.rgb) and np.array_equal(a.frame.instance_ids, b.frame.instance_ids)
+        assert [x.bbox for x in a.annotations] == [x.bbox for x in b.annotations]
+
+
 def _render_without_noise(cfg, scene: int) -> np.ndarray:
     clean = dropsynth.load_config(**{**RICH, "sensor.gaussian_noise": 0.0})
     with dropsynth.Generator(clean) as gen:
