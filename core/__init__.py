@@ -1,7 +1,7 @@
 """dropsynth: synthetic training data for robot vision (PyBullet physics, pyrender, COCO).
 
 The public API (``dropsynth.api``): ``load_config``, ``Generator``,
-``Sample``, ``Scene``, ``generate``; the protocols ``Renderer``
+``Sample``, ``Scene``, ``generate``, ``RunConfig``, ``RunSummary``; the protocols ``Renderer``
 (``dropsynth.render.base``) and ``Writer`` (``dropsynth.writers.base``).
 They are imported on first use, so ``import dropsynth`` stays cheap.
 """
@@ -15,7 +15,8 @@ _LAZY = {
     "Scene": "dropsynth.writers.base",
     "Writer": "dropsynth.writers.base",
     "Renderer": "dropsynth.render.base",
-    "RunSummary": "dropsynth.pipeline",
+    "RunSummary": "dropsynth.runrecord",
+    "RunConfig": "dropsynth.settings",
     "DropsynthError": "dropsynth.errors",
     "ConfigError": "dropsynth.errors",
 }

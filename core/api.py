@@ -6,7 +6,8 @@
     with dropsynth.Generator(cfg) as gen:
         for sample in gen.samples(0):          # in memory, nothing written
             print(sample.image_index, sample.frame.rgb.shape, len(sample.annotations))
-    summary = dropsynth.generate(cfg, "out/api", workers=2)   # the same frames, as files
+    if __name__ == "__main__":     # worker processes import the script again
+        summary = dropsynth.generate(cfg, "out/api", workers=2)   # the same frames, as files
 
 ``load_config`` gives the validated config (the CLI's, with the same error
 messages); ``Generator`` makes scenes and samples; ``generate`` writes a
@@ -15,11 +16,15 @@ dataset exactly as ``dropsynth generate`` does (the CLI calls it).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from dropsynth.errors import ConfigError
 from dropsynth.generator import Generator  # noqa: F401  (re-exported)
 from dropsynth.writers.base import Sample, Scene  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:
+    from dropsynth.runrecord import RunSummary
+    from dropsynth.settings import RunConfig
 
 __all__ = ["load_config", "generate", "Generator", "Sample", "Scene"]
 
@@ -45,7 +50,8 @@ def _nested(overrides: dict[str, Any], source: str) -> dict:
     return out
 
 
-def load_config(path: str | Path | None = None, *, sources: Iterable[tuple[str, dict]] = (), **overrides):
+def load_config(path: str | Path | None = None, *, sources: Iterable[tuple[str, dict]] = (),
+                **overrides) -> "RunConfig":
     """The validated, resolved config: the YAML file ``path`` (None: the
     defaults), then ``sources`` (named layers of nested mappings, applied in
     order; the CLI passes one per flag so that an error names the flag), then
@@ -63,10 +69,10 @@ def load_config(path: str | Path | None = None, *, sources: Iterable[tuple[str, 
     return config_mod.load(path, layers)
 
 
-def generate(cfg, out: str | Path, *, workers: int | None = None, overwrite: bool = False, resume: bool = False,
+def generate(cfg: "RunConfig", out: str | Path, *, workers: int | None = None, overwrite: bool = False, resume: bool = False,
              packs: list | None = None, backend: str = "local", ray_address: str | None = None,
              progress: Callable[[int, int], None] | None = None,
-             library_progress: Callable[[int, int], None] | None = None):
+             library_progress: Callable[[int, int], None] | None = None) -> "RunSummary":
     """Write the dataset of ``cfg`` into the folder ``out``; returns a
     ``RunSummary`` (frames, annotations, per-class counts, timings).
 
@@ -75,7 +81,10 @@ def generate(cfg, out: str | Path, *, workers: int | None = None, overwrite: boo
     or a previous dropsynth output with ``overwrite``; ``resume`` finishes an
     interrupted run of the same config. ``packs``: extra asset packs.
     ``progress(frames, annotations)`` follows the frames as they complete.
-    The files are the same for any worker count or backend.
+    The files are the same for any worker count or backend. Workers are
+    spawned processes that import the calling script again: in a script,
+    call ``generate`` under ``if __name__ == "__main__":`` (without the
+    guard it fails in one line saying so).
     """
     from dropsynth import pipeline
 

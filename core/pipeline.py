@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -55,6 +56,10 @@ def generate(cfg, out_dir: str | Path, *, packs: list | None = None, overwrite: 
     mount, permissions) becomes one clear error that says how to finish."""
     from dropsynth.outlock import OutputLock
 
+    if _importing_main_in_a_worker():
+        raise DropsynthError("generate() ran while a worker process imported the main script again: in a "
+                             "script, call it under `if __name__ == \"__main__\":` (worker processes are "
+                             "spawned, and each imports the script)")
     try:
         with OutputLock(Path(out_dir).resolve()):  # one writer per folder
             return _generate(cfg, out_dir, packs=packs, overwrite=overwrite, resume=resume, workers=workers,
@@ -64,6 +69,15 @@ def generate(cfg, out_dir: str | Path, *, packs: list | None = None, overwrite: 
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
         raise DropsynthError(f"--out {out_dir}: writing failed: {e.strerror or e}{where}; complete shards are "
                              f"kept: fix the cause, then run the same command with --resume") from None
+
+
+def _importing_main_in_a_worker() -> bool:
+    """True inside a spawned worker that is still importing the parent's
+    script (multiprocessing's own ``_inheriting`` flag, as its
+    ``_check_not_importing_main`` reads it): an unguarded generate() call."""
+    import multiprocessing as mp
+
+    return bool(getattr(mp.current_process(), "_inheriting", False))
 
 
 def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, resume: bool,

@@ -58,6 +58,15 @@ def _drain(q, progress, stop: threading.Event) -> None:
             progress(n, anns)
 
 
+def _main_is_a_script() -> bool:
+    """True when ``__main__`` is a Python file (which spawned workers import
+    again) and not the dropsynth command."""
+    import sys
+
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    return main_file.endswith(".py") and "dropsynth" not in os.path.basename(main_file)
+
+
 def run_pool(job, shards: Iterable[int], workers: int, progress: Callable[[int, int], None] | None,
              on_interrupt: Callable[[], Exception]) -> str:
     """Run ``shards`` in ``workers`` spawned processes; returns the GL renderer name.
@@ -98,12 +107,14 @@ def run_pool(job, shards: Iterable[int], workers: int, progress: Callable[[int, 
             if len(pending) >= 2 * workers:
                 return
 
+    finished = 0
     try:
         fill()
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 gl = fut.result().get("gl_renderer", gl)
+                finished += 1
             fill()
         pool.shutdown(wait=True)
     except KeyboardInterrupt:
@@ -111,8 +122,10 @@ def run_pool(job, shards: Iterable[int], workers: int, progress: Callable[[int, 
         raise on_interrupt() from None
     except BrokenProcessPool:
         kill_workers()
-        raise DropsynthError("a worker process died (killed, out of memory, or crashed); complete shards are "
-                             "kept: run the same command with --resume to finish") from None
+        hint = ("; from a Python script, call generate() under `if __name__ == \"__main__\":` (each worker "
+                "imports the script again)" if not finished and _main_is_a_script() else "")
+        raise DropsynthError(f"a worker process died (killed, out of memory, or crashed){hint}; complete shards "
+                             f"are kept: run the same command with --resume to finish") from None
     except BaseException:
         kill_workers()
         raise

@@ -151,10 +151,25 @@ def test_the_readme_python_api_example_runs(tmp_path):
     text = (ROOT / "README.md").read_text()
     section = text.split("\n## Python API", 1)[1].split("\n## ", 1)[0]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    (tmp_path / "example.py").write_text(code)  # run as a user runs it: a script, whose workers import it again
+    res = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "out" / "api" / "run.json").is_file()
     assert (tmp_path / "out" / "api" / "annotations" / "instances.json").is_file()
+
+
+@pytest.mark.render
+def test_generate_in_a_script_without_the_main_guard_says_to_add_it(tmp_path):
+    (tmp_path / "unguarded.py").write_text(
+        "import dropsynth\n"
+        "cfg = dropsynth.load_config(scenes=2, **{'camera.width': 64, 'camera.height': 48, "
+        "'output.preview': False, 'output.shard_scenes': 1})\n"
+        "dropsynth.generate(cfg, 'out', workers=2)\n")
+    res = subprocess.run([sys.executable, "unguarded.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0
+    last = res.stderr.strip().splitlines()[-1]
+    assert 'if __name__ == "__main__":' in last and "worker" in last, last
+    assert not (tmp_path / "out" / "run.json").exists()
 
 
 # --- protocols ------------------------------------------------------------------
