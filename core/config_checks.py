@@ -111,7 +111,7 @@ def carry_listings(cfg: RunConfig) -> None:
         sec = getattr(cfg, name)
         folder = getattr(sec, key)
         if folder is not None and Path(folder).is_dir():
-            sec._files = tuple(sec.listing())
+            sec.carry_listing()
 
 
 def check_folders(cfg: RunConfig, source: str) -> None:

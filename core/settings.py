@@ -32,13 +32,19 @@ class _Listed(Section):
     FOLDER: ClassVar[str] = ""
     LISTER: ClassVar = staticmethod(image_files)
     _files: Optional[tuple[str, ...]] = PrivateAttr(None)
+    _files_of: Optional[str] = PrivateAttr(None)  # the folder they were listed from
 
     def listing(self) -> list[str]:
-        """The folder's files, sorted by name: as listed at load, else now."""
-        if self._files is not None:
-            return list(self._files)
+        """The folder's files, sorted by name: as listed at load, else now
+        (also when a ``model_copy`` names another folder)."""
         folder = getattr(self, self.FOLDER)
+        if self._files is not None and self._files_of == folder:
+            return list(self._files)
         return self.LISTER(folder) if folder is not None else []
+
+    def carry_listing(self) -> None:
+        """List the folder now and keep the listing with the section."""
+        self._files, self._files_of = tuple(self.listing()), getattr(self, self.FOLDER)
 
 
 class SceneConfig(Section):

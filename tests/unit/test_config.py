@@ -513,3 +513,16 @@ def test_schema_is_inline_and_describe_defaults_are_copies():
     rows = {k: d for k, _, d in config.describe()}
     rows["lights.kinds"].append("spot")
     assert RunConfig().lights.kinds == ["directional", "point"]
+
+
+def test_a_section_copied_with_another_folder_lists_that_folder(tmp_path):
+    from PIL import Image
+
+    for name, n in (("a", 2), ("b", 3)):
+        (tmp_path / name).mkdir()
+        for k in range(n):
+            Image.new("RGB", (4, 4)).save(tmp_path / name / f"{k}.png")
+    cfg = config.load(None, [("--set", config.parse_set([f"materials.texture_folder={tmp_path / 'a'}",
+                                                        "materials.textures=[image]"]))])
+    assert len(cfg.materials.listing()) == 2
+    assert len(cfg.materials.model_copy(update={"texture_folder": str(tmp_path / "b")}).listing()) == 3
