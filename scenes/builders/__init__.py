@@ -82,7 +82,29 @@ def get_builder(name: str, source: str = "") -> Callable:
     if name not in found:
         raise ConfigError(f"{source + ': ' if source else ''}scene.builder: unknown builder {name!r}"
                           f"{_suggest(name, found)} (available: {', '.join(found)})")
-    return _load(found[name])
+    build = _load(found[name])
+    _check_signature(name, found[name], build, source)
+    return build
+
+
+def _check_signature(name: str, ref: str, build: Callable, source: str) -> None:
+    """A builder takes (ctx, catalog); one written for the old
+    (cfg, catalog, seed, scene_index) is refused in one line, not a TypeError mid-run."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(build).parameters.values())
+    except (TypeError, ValueError):  # a C function or an odd callable: let the call decide
+        return
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    if len(required) > 2 or len(positional) < 2:
+        raise ConfigError(f"{source + ': ' if source else ''}scene.builder: {name!r} ({ref}) takes "
+                          f"({', '.join(p.name for p in params)}); a builder takes (ctx, catalog): ctx is a "
+                          f"dropsynth.scenes.builders.BuildContext with its sections and named streams "
+                          f"(builders written for (cfg, catalog, seed, scene_index) must be updated)")
 
 
 def _with_run_config(build: Callable, cfg: RunConfig, catalog, seed: int, scene_index: int):

@@ -526,3 +526,23 @@ def test_a_section_copied_with_another_folder_lists_that_folder(tmp_path):
                                                         "materials.textures=[image]"]))])
     assert len(cfg.materials.listing()) == 2
     assert len(cfg.materials.model_copy(update={"texture_folder": str(tmp_path / "b")}).listing()) == 3
+
+
+def test_a_builder_with_the_old_signature_is_refused_in_one_line(monkeypatch):
+    import sys
+    import types
+
+    from dropsynth.errors import ConfigError
+    from dropsynth.scenes import builders
+
+    mod = types.ModuleType("third_party_builders")
+    mod.old = lambda cfg, catalog, seed, scene_index: None
+    mod.new = lambda ctx, catalog: None
+    monkeypatch.setitem(sys.modules, "third_party_builders", mod)
+    monkeypatch.setattr(builders, "available", lambda: {"old": "third_party_builders:old",
+                                                         "new": "third_party_builders:new"})
+    assert builders.get_builder("new") is mod.new
+    with pytest.raises(ConfigError) as e:
+        builders.get_builder("old", "run.yaml")
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("run.yaml: scene.builder: 'old'") and "(ctx, catalog)" in msg
