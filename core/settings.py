@@ -317,10 +317,13 @@ class RenderConfig(Section):
         ' on llvmpipe)')
     shadow_softness_px: Rng(Num(0.0, 16.0)) = F((1.0, 2.5),
         '[min, max] PCF filter radius in shadow-map texels, per scene')
-    ao: Optional[Bool] = F(None, "contact darkening: screen-space ambient occlusion from the frame's depth")
-    ao_radius_m: Num(0.001, 1.0) = F(0.04, 'ambient occlusion: sampling radius (m)')
+    ao: Optional[Bool] = F(None,
+        'contact darkening of the table top by the objects standing on it: ambient occlusion baked '
+        'once per scene from a top-down depth map (objects among themselves: render.ssao)')
+    ao_radius_m: Num(0.001, 1.0) = F(0.04, 'baked ambient occlusion: sampling radius (m)')
     ao_strength: Rng(Num(0.0, 1.0)) = F((0.5, 0.9),
-        '[min, max] ambient occlusion strength per view (0: none, 1: full)')
+        '[min, max] ambient occlusion strength per view (0: none, 1: full), for render.ao and '
+        'render.ssao')
     tonemap: Optional[Bool] = F(None, 'exposure and ACES filmic tone mapping of the rendered radiance')
     exposure_ev: Rng(Num(-8.0, 8.0)) = F((-0.4, 0.4), '[min, max] exposure offset per view (EV, stops)')
     white_balance: Optional[Bool] = F(None, 'white-balance error: red/blue and green gains off neutral')
