@@ -551,7 +551,8 @@ def discover_packs(extra: list[str | Path] | None = None, builtin: bool = True) 
     out: list[Path] = [BUILTIN_PACK] if builtin else []
     udir = user_pack_dir()
     if udir.is_dir():
-        out += sorted(p for p in udir.iterdir() if (p / "pack.yaml").is_file())
+        # dot-folders are installs in progress or replaced packs being deleted (assets/validate.py)
+        out += sorted(p for p in udir.iterdir() if not p.name.startswith(".") and (p / "pack.yaml").is_file())
     env = os.environ.get(ENV_PACKS, "")
     out += [Path(p) for p in env.split(os.pathsep) if p]
     out += [pack_location(p) for p in extra or []]

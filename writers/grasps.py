@@ -27,7 +27,7 @@ Files read by GG-CNN-family loaders (Jacquard, Cornell)
     axis, as ACRONYM and Contact-GraspNet.
 
 Every writer goes through a temporary name in the target folder
-(``.NAME.PID.tmp``, ``writers.files.atomic_path``) and a rename, so an interrupted run never leaves a
+(``.NAME.PID.tmp``, ``dropsynth.atomic.atomic_path``) and a rename, so an interrupted run never leaves a
 file that looks whole; the same inputs give byte-identical files.
 """
 from __future__ import annotations
@@ -39,8 +39,8 @@ from typing import Callable
 
 import numpy as np
 
+from dropsynth.atomic import atomic_path, write_text_atomic
 from dropsynth.errors import DropsynthError
-from dropsynth.writers.files import atomic_path, write_text_atomic
 
 FILE_PIXEL_OFFSET = 0.5
 """Continuous image coordinate minus the pixel-index coordinate that

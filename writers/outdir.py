@@ -105,7 +105,7 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / MARKER).write_text(json.dumps({"tool": "dropsynth", "version": __version__}) + "\n")
         if fingerprint is not None:
-            from dropsynth.writers.coco import write_json_atomic
+            from dropsynth.atomic import write_json_atomic
 
             write_json_atomic(out_dir / RUN_CONFIG, fingerprint)
     except OSError as e:
@@ -178,11 +178,13 @@ def complete_shards(out_dir: Path, n_shards: int) -> set:
 
 
 def remove_temporaries(root: Path, temp_dirs) -> None:
-    """Delete temporary files (".name....tmp") that a killed run left in
-    ``temp_dirs`` and in ``root`` itself."""
+    """Delete temporary files (``.NAME.PID.tmp``, ``dropsynth.atomic``) that
+    a killed run left in ``temp_dirs`` and in ``root`` itself."""
+    from dropsynth.atomic import is_temporary
+
     for sub in (*temp_dirs, "."):
         d = root / sub
         if d.is_dir():
             for p in d.iterdir():
-                if p.is_file() and p.name.startswith(".") and ".tmp" in p.name:
+                if p.is_file() and is_temporary(p.name):
                     p.unlink()
