@@ -8,13 +8,13 @@ Every problem is reported as ``file: field: what is wrong``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from dropsynth.config_types import suggest
 from dropsynth.errors import AssetError, ConfigError
 from dropsynth.types import Asset
 
@@ -131,11 +131,6 @@ class _Checker:
         return float(v)
 
 
-def _suggest(key: str, valid) -> str:
-    close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def read_pack(path: str | Path) -> tuple[list[Asset], list[Problem]]:
     """Parse a pack folder (or its ``pack.yaml``) without loading meshes.
 
@@ -166,7 +161,7 @@ def read_pack(path: str | Path) -> tuple[list[Asset], list[Problem]]:
         return [], chk.problems
     for k in data:
         if k not in _PACK_KEYS:
-            chk.error(str(k), f"unknown key{_suggest(str(k), _PACK_KEYS)} (valid: {', '.join(sorted(_PACK_KEYS))})")
+            chk.error(str(k), f"unknown key{suggest(str(k), _PACK_KEYS)} (valid: {', '.join(sorted(_PACK_KEYS))})")
     for k in ("name", "version", "license"):
         if k not in data:
             chk.error(k, "missing")
@@ -198,7 +193,7 @@ def _read_object(chk: _Checker, o, i: int, pack: str, license_: str, pack_dir: P
     n_before = sum(p.severity == "error" for p in chk.problems)
     for k in o:
         if k not in _OBJECT_KEYS:
-            chk.error(f"{w}.{k}", f"unknown key{_suggest(str(k), _OBJECT_KEYS)} "
+            chk.error(f"{w}.{k}", f"unknown key{suggest(str(k), _OBJECT_KEYS)} "
                                   f"(valid: {', '.join(sorted(_OBJECT_KEYS))})")
     for k in ("id", "category"):
         if not isinstance(o.get(k), str) or not o.get(k):
@@ -419,7 +414,7 @@ class AssetCatalog:
         def unknown(kind, name, choices):
             noun = {"scene.categories": "category", "scene.objects": "object"}.get(kind, kind.split(".")[-1])
             raise AssetError(f"{source}: {kind}: unknown {noun} {name!r}"
-                             f"{_suggest(name, choices)} (known: {', '.join(choices)})")
+                             f"{suggest(name, choices)} (known: {', '.join(choices)})")
 
         keep = list(self.assets)
         if categories:
@@ -457,7 +452,7 @@ def check_composition(catalog: AssetCatalog, scene_cfg, source: str) -> None:
     for key in ("class_shares", "category_instances"):
         for c in getattr(scene_cfg, key) or {}:
             if c not in known:
-                raise ConfigError(f"{source}: scene.{key}.{c}: unknown category{_suggest(c, known)} "
+                raise ConfigError(f"{source}: scene.{key}.{c}: unknown category{suggest(c, known)} "
                                   f"(known: {', '.join(known)})")
     mins = sum(r[0] for r in (scene_cfg.category_instances or {}).values())
     if mins > NUM_OBJECTS_CAP:
@@ -500,7 +495,7 @@ def for_run(cfg, pack_paths: list, source: str | None = None) -> AssetCatalog:
         known = sorted({a.category for a in found})
         for c in d.categories:
             if c not in known:
-                raise AssetError(f"{source}: distractors.categories: unknown category {c!r}{_suggest(c, known)} "
+                raise AssetError(f"{source}: distractors.categories: unknown category {c!r}{suggest(c, known)} "
                                  f"(known: {', '.join(known)})")
         found = [a for a in found if a.category in d.categories]
     if not found:
@@ -532,7 +527,7 @@ def pack_location(ref: str | Path) -> Path:
         shipped = sorted(p.parent.name for p in Path(__file__).parent.glob("*/pack.yaml")
                          if p.parent.name != "example_pack")
         if name not in shipped:
-            raise AssetError(f"{ref}: no built-in pack named {name!r}{_suggest(name, shipped)} "
+            raise AssetError(f"{ref}: no built-in pack named {name!r}{suggest(name, shipped)} "
                              f"(built-in: {', '.join(shipped)})")
         return Path(__file__).parent / name
     return Path(ref)

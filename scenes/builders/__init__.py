@@ -17,7 +17,8 @@ import numpy as np
 
 from dropsynth import seeding
 from dropsynth.config import (BUILDERS, BackgroundConfig, CameraConfig, DistractorConfig, LightConfig,
-                              MaterialsConfig, RunConfig, SceneConfig, _suggest)
+                              MaterialsConfig, RunConfig, SceneConfig)
+from dropsynth.config_types import suggest
 from dropsynth.errors import ConfigError
 
 _BUILTIN = {name: f"dropsynth.scenes.builders.{name}:build" for name in BUILDERS}
@@ -81,7 +82,7 @@ def get_builder(name: str, source: str = "") -> Callable:
     found = available()
     if name not in found:
         raise ConfigError(f"{source + ': ' if source else ''}scene.builder: unknown builder {name!r}"
-                          f"{_suggest(name, found)} (available: {', '.join(found)})")
+                          f"{suggest(name, found)} (available: {', '.join(found)})")
     return _load(found[name])
 
 
