@@ -39,8 +39,7 @@ from typing import Callable
 import numpy as np
 
 from dropsynth.atomic import atomic_path, write_text_atomic
-from dropsynth.config_types import suggest
-from dropsynth.errors import DropsynthError
+from dropsynth.errors import DropsynthError, suggest
 
 FILE_PIXEL_OFFSET = 0.5
 """Continuous image coordinate minus the pixel-index coordinate that

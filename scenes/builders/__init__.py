@@ -18,8 +18,7 @@ import numpy as np
 from dropsynth import seeding
 from dropsynth.config import (BUILDERS, BackgroundConfig, CameraConfig, DistractorConfig, LightConfig,
                               MaterialsConfig, RunConfig, SceneConfig)
-from dropsynth.config_types import suggest
-from dropsynth.errors import ConfigError
+from dropsynth.errors import ConfigError, suggest
 
 _BUILTIN = {name: f"dropsynth.scenes.builders.{name}:build" for name in BUILDERS}
 
