@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dropsynth.config_types import suggest
-from dropsynth.errors import AssetError, ConfigError
+from dropsynth.errors import AssetError, ConfigError, suggest
 from dropsynth.types import Asset
 
 BUILTIN_PACK = Path(__file__).parent / "builtin"
@@ -278,25 +277,40 @@ def _read_scale(chk, o, w) -> tuple[float, float, float] | None:
     return tuple(float(s) for s in vals) * (3 if len(vals) == 1 else 1)
 
 
+def _pack_file(chk, field: str, ref, pack_dir: Path) -> Path | None:
+    """The file of the pack that ``ref`` names; None once the reason it is
+    not usable (outside the pack, not found) is reported under ``field``."""
+    path = resolve_path(str(ref), pack_dir)
+    why = outside_pack(str(ref), path, pack_dir)
+    if why:
+        chk.error(field, why)
+        return None
+    if not path.is_file():
+        chk.error(field, f"file not found: {ref}")
+        return None
+    return path
+
+
+def _mesh_format_ok(chk, field: str, path: Path) -> bool:
+    if path.suffix.lower() not in MESH_SUFFIXES:
+        chk.error(field, f"unsupported format {path.suffix!r} (use {', '.join(MESH_SUFFIXES)})")
+        return False
+    return True
+
+
 def _read_mesh_source(chk, o, w, kw, pack_dir: Path, key: str) -> None:
     ref = o[key]
     if not isinstance(ref, str) or not ref:
         chk.error(f"{w}.{key}", "must be a file path")
         return
-    path = resolve_path(ref, pack_dir)
-    why = outside_pack(ref, path, pack_dir)
-    if why:
-        chk.error(f"{w}.{key}", why)
-        return
-    if not path.is_file():
-        chk.error(f"{w}.{key}", f"file not found: {ref}")
+    path = _pack_file(chk, f"{w}.{key}", ref, pack_dir)
+    if path is None:
         return
     scale = _read_scale(chk, o, w)
     if scale is None:
         return
     if key == "mesh":
-        if path.suffix.lower() not in MESH_SUFFIXES:
-            chk.error(f"{w}.mesh", f"unsupported format {path.suffix!r} (use {', '.join(MESH_SUFFIXES)})")
+        if not _mesh_format_ok(chk, f"{w}.mesh", path):
             return
         why = texture_problem(path)
         if why:
@@ -334,17 +348,8 @@ def _read_mesh_source(chk, o, w, kw, pack_dir: Path, key: str) -> None:
     if o.get("collision") in COLLISION_MODES:
         kw.update(collision_mode=o["collision"])
     elif "collision" in o:
-        cref = o["collision"]
-        cpath = resolve_path(str(cref), pack_dir)
-        why = outside_pack(str(cref), cpath, pack_dir)
-        if why:
-            chk.error(f"{w}.collision", why)
-            return
-        if not cpath.is_file():
-            chk.error(f"{w}.collision", f"file not found: {cref}")
-            return
-        if cpath.suffix.lower() not in MESH_SUFFIXES:
-            chk.error(f"{w}.collision", f"unsupported format {cpath.suffix!r} (use {', '.join(MESH_SUFFIXES)})")
+        cpath = _pack_file(chk, f"{w}.collision", o["collision"], pack_dir)
+        if cpath is None or not _mesh_format_ok(chk, f"{w}.collision", cpath):
             return
         kw.update(collision_path=str(cpath), collision_primitive=None, collision_scale=scale, collision_T=None)
 

@@ -40,13 +40,22 @@ def check_replaceable(out: Path, overwrite: bool, marker: str, kind: str) -> boo
         raise ConfigError(f"{out}: exists and is not a folder")
     if not out.is_dir() or not any(out.iterdir()):
         return False
-    if not overwrite:
-        raise ConfigError(f"{out}: folder is not empty; pass overwrite=True (--overwrite) to replace a previous "
-                          f"{kind} export, or choose another folder")
-    if not (out / marker).exists():
-        raise ConfigError(f"{out}: not empty and not a dropsynth {kind} export (no {marker}); refusing to delete "
-                          f"it, choose another folder")
+    refuse_unless_ours(str(out), out, overwrite, marker, f"{kind} export",
+                       f"; pass overwrite=True (--overwrite) to replace a previous {kind} export, or choose another "
+                       f"folder")
     return True
+
+
+def refuse_unless_ours(label: str, out: Path, overwrite: bool, marker: str, what: str, not_empty: str) -> None:
+    """Refuse to replace the non-empty folder ``out`` without ``overwrite``
+    (``"LABEL: folder is not empty" + not_empty``), and without our
+    ``marker`` in it ever: never delete what we did not write. Used for run
+    folders (writers/outdir.py) and export folders alike."""
+    if not overwrite:
+        raise ConfigError(f"{label}: folder is not empty{not_empty}")
+    if not (Path(out) / marker).exists():
+        raise ConfigError(f"{label}: not empty and not a dropsynth {what} (no {marker}); refusing to delete it, "
+                          f"choose another folder")
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dropsynth import __version__
 from dropsynth.errors import ConfigError
+from dropsynth.writers.files import refuse_unless_ours
 
 MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwrite, --resume)
 RUN_CONFIG = "run_config.json"  # what a resumed run must match
@@ -89,12 +90,9 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
         remove_temporaries(out_dir, all_temp_dirs() if temp_dirs is None else temp_dirs)
         return True
     if entries:
-        if not overwrite:
-            raise ConfigError(f"--out {out_dir}: folder is not empty ({len(entries)} entries); pass --resume to "
-                              f"finish an interrupted run or --overwrite to replace a previous dropsynth output")
-        if not (out_dir / MARKER).exists():
-            raise ConfigError(f"--out {out_dir}: not empty and not a dropsynth output (no {MARKER}); "
-                              f"refusing to delete it, choose another folder")
+        refuse_unless_ours(f"--out {out_dir}", out_dir, overwrite, MARKER, "output",
+                           f" ({len(entries)} entries); pass --resume to finish an interrupted run or --overwrite "
+                           f"to replace a previous dropsynth output")
         # Moved aside, not deleted: a failure before the first frame puts them back.
         (out_dir / REPLACED).mkdir()
         for name in our_entries():

@@ -59,6 +59,15 @@ def _fail(path, key, msg):
     raise ConfigError(f"{path}: {key}: {msg}")
 
 
+def _check_keys(path, where: str, spec, known: set) -> None:
+    """``spec`` (at key path ``where``; "" for the top) is a mapping of ``known`` keys only."""
+    if not isinstance(spec, dict):
+        _fail(path, where, "expected a mapping")
+    for k in spec:
+        if k not in known:
+            _fail(path, f"{where}.{k}" if where else k, f"unknown key (known: {', '.join(sorted(known))})")
+
+
 def load_study(path: str | Path) -> dict:
     """Read and check a study file; paths resolved against its folder."""
     import yaml
@@ -72,19 +81,13 @@ def load_study(path: str | Path) -> dict:
         raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(study, dict):
         raise ConfigError(f"{path}: a study file is a mapping with datasets, trainings and tests")
-    for k in study:
-        if k not in STUDY_KEYS:
-            _fail(path, k, f"unknown key (known: {', '.join(sorted(STUDY_KEYS))})")
+    _check_keys(path, "", study, STUDY_KEYS)
     base = path.parent
     datasets = study.get("datasets")
     if not isinstance(datasets, dict) or not datasets:
         _fail(path, "datasets", "a non-empty mapping of name -> dataset spec is needed")
     for name, spec in datasets.items():
-        if not isinstance(spec, dict):
-            _fail(path, f"datasets.{name}", "expected a mapping")
-        for k in spec:
-            if k not in DATASET_KEYS:
-                _fail(path, f"datasets.{name}.{k}", f"unknown key (known: {', '.join(sorted(DATASET_KEYS))})")
+        _check_keys(path, f"datasets.{name}", spec, DATASET_KEYS)
         if "path" in spec:
             spec["path"] = str((base / spec["path"]).resolve())
         else:
@@ -104,11 +107,7 @@ def load_study(path: str | Path) -> dict:
     if not isinstance(trainings, dict) or not trainings:
         _fail(path, "trainings", "a non-empty mapping of name -> training spec is needed")
     for name, spec in trainings.items():
-        if not isinstance(spec, dict):
-            _fail(path, f"trainings.{name}", "expected a mapping")
-        for k in spec:
-            if k not in TRAIN_KEYS:
-                _fail(path, f"trainings.{name}.{k}", f"unknown key (known: {', '.join(sorted(TRAIN_KEYS))})")
+        _check_keys(path, f"trainings.{name}", spec, TRAIN_KEYS)
         for k in ("data", "val"):
             if k in spec and (not isinstance(spec[k], str) or spec[k] not in datasets):
                 _fail(path, f"trainings.{name}.{k}", f"no dataset named {spec[k]!r}")
