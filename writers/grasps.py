@@ -70,7 +70,7 @@ ROBUST_SUCCESS = "grasps/qualities/dropsynth/robust_success"
 # --------------------------------------------------------------------------- helpers
 
 def _atomic(path, write: Callable[[Path], None]) -> Path:
-    """Run ``write(tmp)`` on the temporary name of ``path`` (``writers.files``),
+    """Run ``write(tmp)`` on the temporary name of ``path`` (``dropsynth.atomic``),
     then rename it to ``path``; on any failure the temporary file is removed."""
     with atomic_path(path) as tmp:
         write(tmp)
