@@ -4,7 +4,6 @@ changing shading and background but no label, the same draws repeating byte
 for byte, and one clear error for a folder without environments."""
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -15,7 +14,6 @@ from dropsynth.render import environment, realism
 
 from test_render import CAM_OBJ, SPHERES, H, W, camera, catalog, make_scene, sphere_objects  # noqa: F401
 
-pytestmark = pytest.mark.render
 
 
 def _rgbe(img: np.ndarray) -> np.ndarray:
@@ -114,10 +112,11 @@ def _render(catalog, lights_cfg, environment_draws, background=True, seed=5):
         r.close()
 
 
+@pytest.mark.render
 def test_rotated_environment_changes_shading_and_background_not_labels(catalog, tmp_path):
     write_hdr(tmp_path / "sky.hdr", _sky())
-    lights = dataclasses.replace(config.LightConfig(), hdri_folder=str(tmp_path), hdri_rotation_deg=(0.0, 360.0),
-                                 hdri_strength=(1.0, 1.0))
+    lights = config.LightConfig().model_copy(update=dict(hdri_folder=str(tmp_path), hdri_rotation_deg=(0.0, 360.0),
+                                 hdri_strength=(1.0, 1.0)))
     a, source = _render(catalog, lights, (0.0, 0.0, 0.0))
     a2, _ = _render(catalog, lights, (0.0, 0.0, 0.0))
     b, _ = _render(catalog, lights, (0.0, 0.5, 0.0))  # rotated by 180 degrees
@@ -139,10 +138,10 @@ def test_rotated_environment_changes_shading_and_background_not_labels(catalog, 
 def test_environment_sources_and_errors(tmp_path):
     base = config.LightConfig()
     with pytest.raises(RenderBackendError, match=r"lights\.hdri_folder: no \.hdr or \.exr environments in"):
-        environment.environment_set(dataclasses.replace(base, hdri_folder=str(tmp_path)))
+        environment.environment_set(base.model_copy(update=dict(hdri_folder=str(tmp_path))))
     with pytest.raises(RenderBackendError, match=r"lights\.hdri_folder: folder not found"):
-        environment.environment_set(dataclasses.replace(base, hdri_folder=str(tmp_path / "nope")))
-    assert environment.environment_set(dataclasses.replace(base, hdri=False)) == ([], "none")
+        environment.environment_set(base.model_copy(update=dict(hdri_folder=str(tmp_path / "nope"))))
+    assert environment.environment_set(base.model_copy(update=dict(hdri=False))) == ([], "none")
     from dropsynth.render import cycles_plan
 
     if not cycles_plan.bpy_available():  # no built-in set: the procedural studio environments
