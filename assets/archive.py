@@ -14,10 +14,10 @@ import os
 import shutil
 import stat
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from dropsynth.atomic import atomic_folder
 from dropsynth.errors import AssetError
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
@@ -155,21 +155,11 @@ def open_pack(path: str | Path) -> Path:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
     dest = cache_dir() / "packs" / digest
     if not (dest / ".complete").exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{digest}.", dir=dest.parent))
-        try:
+        # replace=False: when another process (another worker on this node)
+        # finished first, its complete copy is the same content; never delete it.
+        with atomic_folder(dest, replace=False) as tmp:
             extract(path, tmp)
             (tmp / ".complete").write_text("")
             if dest.exists() and not (dest / ".complete").exists():
                 shutil.rmtree(dest, ignore_errors=True)  # a half-extracted leftover
-            try:
-                os.replace(tmp, dest)
-            except OSError:
-                # Another process (another worker on this node) finished first:
-                # its complete copy is the same content; never delete it.
-                if not (dest / ".complete").exists():
-                    raise
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     return pack_root(dest)

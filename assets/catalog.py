@@ -8,14 +8,13 @@ Every problem is reported as ``file: field: what is wrong``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from dropsynth.errors import AssetError, ConfigError
+from dropsynth.errors import AssetError, ConfigError, suggest
 from dropsynth.types import Asset
 
 BUILTIN_PACK = Path(__file__).parent / "builtin"
@@ -131,11 +130,6 @@ class _Checker:
         return float(v)
 
 
-def _suggest(key: str, valid) -> str:
-    close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def read_pack(path: str | Path) -> tuple[list[Asset], list[Problem]]:
     """Parse a pack folder (or its ``pack.yaml``) without loading meshes.
 
@@ -166,7 +160,7 @@ def read_pack(path: str | Path) -> tuple[list[Asset], list[Problem]]:
         return [], chk.problems
     for k in data:
         if k not in _PACK_KEYS:
-            chk.error(str(k), f"unknown key{_suggest(str(k), _PACK_KEYS)} (valid: {', '.join(sorted(_PACK_KEYS))})")
+            chk.error(str(k), f"unknown key{suggest(str(k), _PACK_KEYS)} (valid: {', '.join(sorted(_PACK_KEYS))})")
     for k in ("name", "version", "license"):
         if k not in data:
             chk.error(k, "missing")
@@ -198,7 +192,7 @@ def _read_object(chk: _Checker, o, i: int, pack: str, license_: str, pack_dir: P
     n_before = sum(p.severity == "error" for p in chk.problems)
     for k in o:
         if k not in _OBJECT_KEYS:
-            chk.error(f"{w}.{k}", f"unknown key{_suggest(str(k), _OBJECT_KEYS)} "
+            chk.error(f"{w}.{k}", f"unknown key{suggest(str(k), _OBJECT_KEYS)} "
                                   f"(valid: {', '.join(sorted(_OBJECT_KEYS))})")
     for k in ("id", "category"):
         if not isinstance(o.get(k), str) or not o.get(k):
@@ -283,25 +277,40 @@ def _read_scale(chk, o, w) -> tuple[float, float, float] | None:
     return tuple(float(s) for s in vals) * (3 if len(vals) == 1 else 1)
 
 
+def _pack_file(chk, field: str, ref, pack_dir: Path) -> Path | None:
+    """The file of the pack that ``ref`` names; None once the reason it is
+    not usable (outside the pack, not found) is reported under ``field``."""
+    path = resolve_path(str(ref), pack_dir)
+    why = outside_pack(str(ref), path, pack_dir)
+    if why:
+        chk.error(field, why)
+        return None
+    if not path.is_file():
+        chk.error(field, f"file not found: {ref}")
+        return None
+    return path
+
+
+def _mesh_format_ok(chk, field: str, path: Path) -> bool:
+    if path.suffix.lower() not in MESH_SUFFIXES:
+        chk.error(field, f"unsupported format {path.suffix!r} (use {', '.join(MESH_SUFFIXES)})")
+        return False
+    return True
+
+
 def _read_mesh_source(chk, o, w, kw, pack_dir: Path, key: str) -> None:
     ref = o[key]
     if not isinstance(ref, str) or not ref:
         chk.error(f"{w}.{key}", "must be a file path")
         return
-    path = resolve_path(ref, pack_dir)
-    why = outside_pack(ref, path, pack_dir)
-    if why:
-        chk.error(f"{w}.{key}", why)
-        return
-    if not path.is_file():
-        chk.error(f"{w}.{key}", f"file not found: {ref}")
+    path = _pack_file(chk, f"{w}.{key}", ref, pack_dir)
+    if path is None:
         return
     scale = _read_scale(chk, o, w)
     if scale is None:
         return
     if key == "mesh":
-        if path.suffix.lower() not in MESH_SUFFIXES:
-            chk.error(f"{w}.mesh", f"unsupported format {path.suffix!r} (use {', '.join(MESH_SUFFIXES)})")
+        if not _mesh_format_ok(chk, f"{w}.mesh", path):
             return
         why = texture_problem(path)
         if why:
@@ -339,17 +348,8 @@ def _read_mesh_source(chk, o, w, kw, pack_dir: Path, key: str) -> None:
     if o.get("collision") in COLLISION_MODES:
         kw.update(collision_mode=o["collision"])
     elif "collision" in o:
-        cref = o["collision"]
-        cpath = resolve_path(str(cref), pack_dir)
-        why = outside_pack(str(cref), cpath, pack_dir)
-        if why:
-            chk.error(f"{w}.collision", why)
-            return
-        if not cpath.is_file():
-            chk.error(f"{w}.collision", f"file not found: {cref}")
-            return
-        if cpath.suffix.lower() not in MESH_SUFFIXES:
-            chk.error(f"{w}.collision", f"unsupported format {cpath.suffix!r} (use {', '.join(MESH_SUFFIXES)})")
+        cpath = _pack_file(chk, f"{w}.collision", o["collision"], pack_dir)
+        if cpath is None or not _mesh_format_ok(chk, f"{w}.collision", cpath):
             return
         kw.update(collision_path=str(cpath), collision_primitive=None, collision_scale=scale, collision_T=None)
 
@@ -419,7 +419,7 @@ class AssetCatalog:
         def unknown(kind, name, choices):
             noun = {"scene.categories": "category", "scene.objects": "object"}.get(kind, kind.split(".")[-1])
             raise AssetError(f"{source}: {kind}: unknown {noun} {name!r}"
-                             f"{_suggest(name, choices)} (known: {', '.join(choices)})")
+                             f"{suggest(name, choices)} (known: {', '.join(choices)})")
 
         keep = list(self.assets)
         if categories:
@@ -457,7 +457,7 @@ def check_composition(catalog: AssetCatalog, scene_cfg, source: str) -> None:
     for key in ("class_shares", "category_instances"):
         for c in getattr(scene_cfg, key) or {}:
             if c not in known:
-                raise ConfigError(f"{source}: scene.{key}.{c}: unknown category{_suggest(c, known)} "
+                raise ConfigError(f"{source}: scene.{key}.{c}: unknown category{suggest(c, known)} "
                                   f"(known: {', '.join(known)})")
     mins = sum(r[0] for r in (scene_cfg.category_instances or {}).values())
     if mins > NUM_OBJECTS_CAP:
@@ -500,7 +500,7 @@ def for_run(cfg, pack_paths: list, source: str | None = None) -> AssetCatalog:
         known = sorted({a.category for a in found})
         for c in d.categories:
             if c not in known:
-                raise AssetError(f"{source}: distractors.categories: unknown category {c!r}{_suggest(c, known)} "
+                raise AssetError(f"{source}: distractors.categories: unknown category {c!r}{suggest(c, known)} "
                                  f"(known: {', '.join(known)})")
         found = [a for a in found if a.category in d.categories]
     if not found:
@@ -532,7 +532,7 @@ def pack_location(ref: str | Path) -> Path:
         shipped = sorted(p.parent.name for p in Path(__file__).parent.glob("*/pack.yaml")
                          if p.parent.name != "example_pack")
         if name not in shipped:
-            raise AssetError(f"{ref}: no built-in pack named {name!r}{_suggest(name, shipped)} "
+            raise AssetError(f"{ref}: no built-in pack named {name!r}{suggest(name, shipped)} "
                              f"(built-in: {', '.join(shipped)})")
         return Path(__file__).parent / name
     return Path(ref)
@@ -551,7 +551,8 @@ def discover_packs(extra: list[str | Path] | None = None, builtin: bool = True) 
     out: list[Path] = [BUILTIN_PACK] if builtin else []
     udir = user_pack_dir()
     if udir.is_dir():
-        out += sorted(p for p in udir.iterdir() if (p / "pack.yaml").is_file())
+        # dot-folders are installs in progress or replaced packs being deleted (assets/validate.py)
+        out += sorted(p for p in udir.iterdir() if not p.name.startswith(".") and (p / "pack.yaml").is_file())
     env = os.environ.get(ENV_PACKS, "")
     out += [Path(p) for p in env.split(os.pathsep) if p]
     out += [pack_location(p) for p in extra or []]

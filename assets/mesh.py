@@ -16,13 +16,13 @@ import hashlib
 import json
 import math
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from dropsynth.atomic import copy_file_atomic, write_text_atomic
 from dropsynth.errors import AssetError
 from dropsynth.types import Asset, Primitive
 
@@ -207,9 +207,7 @@ def _write_parts_obj(parts: list[np.ndarray], faces: list[np.ndarray], path: Pat
         lines += [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in v]
         lines += [f"f {a + base} {b + base} {c + base}" for a, b, c in f]
         base += len(v)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def obj_parts(path: str) -> list:
@@ -300,9 +298,7 @@ def collision_shape(asset: Asset, decompose: Decomposer) -> CollisionShape:
         # The built-in pack's decompositions ship with dropsynth (same key, same
         # bytes as computing them): a first run starts without V-HACD's seconds.
         for src, dst in ((shipped, out), (shipped.with_suffix(".json"), meta)):
-            tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
+            copy_file_atomic(src, dst)
         info = json.loads(meta.read_text())
         return CollisionShape(str(out), int(info["parts"]), info["method"])
     shift = np.eye(4)
@@ -349,9 +345,7 @@ def collision_shape(asset: Asset, decompose: Decomposer) -> CollisionShape:
         method = "vhacd"
     hulls = [_reduce_hull(h, MAX_HULL_VERTICES) for h in hulls]
     _write_parts_obj([h.vertices for h in hulls], [h.faces for h in hulls], out)
-    tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"parts": len(hulls), "method": method, "asset": asset.key}))
-    os.replace(tmp, meta)
+    write_text_atomic(meta, json.dumps({"parts": len(hulls), "method": method, "asset": asset.key}))
     return CollisionShape(str(out), len(hulls), method)
 
 

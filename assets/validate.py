@@ -6,7 +6,6 @@ them all at once. Installing a pack (``install``) refuses it on any error.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 
 from dropsynth.assets.archive import check_members, extract, is_archive, pack_root
 from dropsynth.assets.catalog import Problem, read_pack, user_pack_dir
+from dropsynth.atomic import remove_stale, swap_into_place, temp_path
 from dropsynth.errors import AssetError
 
 from dropsynth.assets.mesh import size_problem
@@ -114,7 +114,12 @@ def install(archive: str | Path, force: bool = False) -> Path:
         raise AssetError(f"{errors[0]}{more}; nothing was installed")
     dest_root = user_pack_dir()
     dest_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".installing.", dir=dest_root))
+    # Staged under our temporary name (.install.PID.tmp; what a killed install left goes first),
+    # then swapped into place whole: the pack folder is never seen half-copied.
+    remove_stale(dest_root / "install")
+    tmp = temp_path(dest_root / "install")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
     try:
         if is_archive(archive):
             extract(archive, tmp)
@@ -127,17 +132,9 @@ def install(archive: str | Path, force: bool = False) -> Path:
         if dest.exists() and not force:
             raise AssetError(f"{archive}: name: a pack named {name!r} is already installed in {dest}; "
                              f"pass --force to replace it")
-        staged = dest_root / f".{name}.new"
-        if staged.exists():
-            shutil.rmtree(staged)
-        if src == tmp:
-            os.replace(tmp, staged)
-        else:
-            shutil.copytree(src, staged, symlinks=False)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(staged, dest)
+        if not is_archive(archive):  # a pack folder: installed as a copy
+            src = Path(shutil.copytree(src, tmp / "pack", symlinks=False))
+        swap_into_place(src, dest)
         return dest
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)

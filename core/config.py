@@ -21,8 +21,8 @@ from dropsynth.config_checks import check_folders as check_folder_files
 from dropsynth.config_checks import normalize_ratios  # noqa: F401  (writers.splits uses it)
 from dropsynth.config_types import (HDRI_SUFFIXES, IMAGE_SUFFIXES, TEXTURE_KINDS, hdri_files,  # noqa: F401
                                     image_files)
-from dropsynth.config_types import suggest as _suggest
 from dropsynth.errors import ConfigError
+from dropsynth.errors import suggest as _suggest
 from dropsynth.settings import (SECTIONS, SURFACE_KINDS, AssetsConfig, BackgroundConfig, CameraConfig,  # noqa: F401
                                 DistractorConfig, GraspConfig, LightConfig, MaterialsConfig, OutputConfig,
                                 PhysicsConfig, RenderConfig, RunConfig, SceneConfig, Section, SensorConfig, origin_of)

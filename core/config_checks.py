@@ -8,8 +8,7 @@ import numbers
 from pathlib import Path
 from typing import Mapping
 
-from dropsynth.config_types import suggest
-from dropsynth.errors import ConfigError
+from dropsynth.errors import ConfigError, suggest
 from dropsynth.settings import RunConfig
 
 # The built-in scene builders (dropsynth.scenes.builders makes its registry from these names); more come

@@ -4,15 +4,16 @@ fixed-length vectors, each checking its value as strictly as YAML allows
 and rejecting it with the text the user reads after ``<source>: <key
 path>: ``: an integer is an int or an integral float, a number an int or a
 finite float, a switch true or false (never 1 or "yes"). Types layer: no
-other dropsynth import.
+other dropsynth import than the errors' did-you-mean (``errors.suggest``).
 """
-import difflib
 import math
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
+
+from dropsynth.errors import suggest
 
 TEXTURE_KINDS = ("plain", "noise", "stripes", "checker", "image")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -22,27 +23,6 @@ HDRI_SUFFIXES = (".hdr", ".exr")
 def fail(msg: str):
     """Reject a value with ``msg`` (the part of the error after the key path)."""
     raise PydanticCustomError("dropsynth", "{msg}", {"msg": msg})
-
-
-_UNIT_SUFFIXES = ("_deg", "_rad", "_m", "_s", "_kg", "_k", "_px", "_m3", "_m_s", "_rad_s")
-
-
-def _bare(name: str) -> str:
-    """Key without unit suffix and underscores: fov_y_deg -> fovy."""
-    for suffix in sorted(_UNIT_SUFFIXES, key=len, reverse=True):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return name.replace("_", "").lower()
-
-
-def suggest(key: str, valid) -> str:
-    """"; did you mean 'x'?" for the nearest valid key, comparing names both
-    as written and without unit suffixes and underscores (fovy -> fov_y_deg)."""
-    scored = [(max(difflib.SequenceMatcher(None, key.lower(), v.lower()).ratio(),
-                   difflib.SequenceMatcher(None, _bare(key), _bare(v)).ratio()), v) for v in map(str, valid)]
-    best = max(scored, default=(0.0, None))
-    return f"; did you mean {best[1]!r}?" if best[0] >= 0.6 else ""
 
 
 # --- value checks, and the field types built from them -------------------------------------

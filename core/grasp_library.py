@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from dropsynth.assets.archive import cache_dir
+from dropsynth.atomic import write_bytes_atomic
 from dropsynth.assets.mesh import geometry_key, object_mass, prepare
 # Re-exported for the pipeline and the CLI: the gripper, the library's making, a scene's grasps.
 from dropsynth.grasps import Gripper, gripper_from_config, library_key  # noqa: F401
@@ -137,15 +138,13 @@ def export_libraries(folder: Path, assets: list[Asset], gripper: Gripper, params
             out.append(h5)
             continue
         lib, _ = library_for(a, gripper, params)
-        mesh_tmp = folder / f".{stem}.ply.tmp"
         # Geometry only, from a fresh mesh: the cached visual may carry
         # renderer-side state that would change the bytes.
         import trimesh
 
         v = prepare(a).visual
         mesh = trimesh.Trimesh(np.asarray(v.vertices), np.asarray(v.faces), process=False)
-        mesh_tmp.write_bytes(mesh.export(file_type="ply"))
-        mesh_tmp.replace(folder / f"{stem}.ply")
+        write_bytes_atomic(folder / f"{stem}.ply", mesh.export(file_type="ply"))
         save(lib, h5, a, gripper, object_file=f"{stem}.ply")
         out.append(h5)
     return out

@@ -120,7 +120,7 @@ def read_run_json(out_dir: Path) -> tuple[RunSummary, dict]:
 def write_run_json(out_dir: Path, cfg, summary: RunSummary, listing: dict) -> None:
     """run.json: resolved config, seed, versions, counts, timings, and the
     files (``listing``: what the run's writers wrote). Written last."""
-    from dropsynth.writers.coco import write_json_atomic
+    from dropsynth.atomic import write_json_atomic
 
     data = {
         "tool": "dropsynth",

@@ -97,6 +97,7 @@ from pathlib import Path
 import numpy as np
 
 from dropsynth.errors import DropsynthError
+from dropsynth.geometry import pose, rotation_about
 from dropsynth.writers.dataset import open_dataset
 from dropsynth.writers.files import check_replaceable, export_folder, link_or_copy
 
@@ -192,13 +193,9 @@ def _diameter(pts: np.ndarray) -> float:
     return best
 
 
-def _rot(axis: str, deg: float) -> np.ndarray:
-    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
-    r = {"x": [[1, 0, 0], [0, c, -s], [0, s, c]], "y": [[c, 0, s], [0, 1, 0], [-s, 0, c]],
-         "z": [[c, -s, 0], [s, c, 0], [0, 0, 1]]}[axis]
-    T = np.eye(4)
-    T[:3, :3] = np.rint(np.asarray(r) * 1e12) / 1e12 + 0.0  # exact 0, 1, -1 (no -0.0)
-    return T
+def _turn(axis: str, deg: float) -> np.ndarray:
+    """(4, 4) rotation about ``axis``, snapped to exact 0, 1, -1 (no -0.0)."""
+    return pose(np.rint(rotation_about(axis, deg) * 1e12) / 1e12 + 0.0, (0.0, 0.0, 0.0))
 
 
 def _symmetries(prim) -> dict:
@@ -207,10 +204,10 @@ def _symmetries(prim) -> dict:
         return {}
     flat = lambda T: [float(v) + 0.0 for v in T.reshape(-1)]  # noqa: E731
     if prim.kind == "box":
-        return {"symmetries_discrete": [flat(_rot(a, 180)) for a in "xyz"]}
+        return {"symmetries_discrete": [flat(_turn(a, 180)) for a in "xyz"]}
     if prim.kind == "cylinder":
         return {"symmetries_continuous": [{"axis": [0, 0, 1], "offset": [0, 0, 0]}],
-                "symmetries_discrete": [flat(_rot("x", 180))]}
+                "symmetries_discrete": [flat(_turn("x", 180))]}
     return {"symmetries_continuous": [{"axis": [0, 0, 1], "offset": [0, 0, 0]},
                                       {"axis": [1, 0, 0], "offset": [0, 0, 0]}]}
 

@@ -17,9 +17,8 @@ from typing import Iterable
 import numpy as np
 
 from dropsynth import __version__
+from dropsynth.atomic import atomic_path, write_json_atomic
 from dropsynth.types import Annotation, CameraSpec
-# write_json_atomic and fsync_paths live in writers/files.py; re-exported for the callers that import them from here
-from dropsynth.writers.files import atomic_path, fsync_paths, write_json_atomic  # noqa: F401 (re-exports)
 
 PARTS_DIR = "parts"
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dropsynth.atomic import write_json_atomic
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.writers.dataset import open_dataset
-from dropsynth.writers.files import check_replaceable, export_folder, link_or_copy, write_json_atomic
+from dropsynth.writers.files import check_replaceable, export_folder, link_or_copy
 from dropsynth.writers.splits import DEFAULT_RATIOS, normalize_ratios, split_of_images
 
 __all__ = ["export_datumaro", "MARKER"]

@@ -1,141 +1,20 @@
-"""File helpers shared by every writer: atomic writes, export folders, links.
+"""File helpers shared by the writers: export folders, links.
 
-One temporary-name scheme for the whole package: a file or folder ``NAME``
-is built as ``.NAME.PID.tmp`` beside it (:func:`temp_path`) and renamed over
-``NAME`` only when complete, so an interrupted run never leaves something
-that looks whole. The pid keeps two writers of the same name (a resumed run
-next to an orphaned worker of the killed one) from renaming each other's
-file; a temporary whose process is gone is stale (:func:`remove_stale`).
-``durable`` also fsyncs the file before the rename and its folder after, so
-that a power cut cannot leave an empty file under a complete name.
+The atomic-write primitives (one temporary-name scheme, ``.NAME.PID.tmp``)
+live in ``dropsynth.atomic``, the bottom layer, so that assets and scenes
+write through them too; they are re-exported here for the writers.
 """
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Iterator
 
+from dropsynth.atomic import (TMP_SUFFIX, atomic_folder, atomic_path, fsync_paths, remove_stale,  # noqa: F401
+                              swap_into_place, temp_path, write_bytes_atomic, write_json_atomic, write_text_atomic)
 from dropsynth.errors import ConfigError, DropsynthError
-
-TMP_SUFFIX = ".tmp"
-
-
-def temp_path(path: str | Path) -> Path:
-    """The temporary name ``.NAME.PID.tmp`` beside ``path`` (file or folder)."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-
-
-def _temp_pid(name: str, target: str) -> int | None:
-    """The pid in ``name`` when it is a temporary of ``target``, else None."""
-    head = f".{target}."
-    if not (name.startswith(head) and name.endswith(TMP_SUFFIX)):
-        return None
-    pid = name[len(head):-len(TMP_SUFFIX)]
-    return int(pid) if pid.isdigit() else None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
-def remove_stale(path: str | Path) -> None:
-    """Delete the temporaries of ``path`` (files or folders) whose process is
-    gone: what a killed writer left."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        return
-    for p in path.parent.iterdir():
-        pid = _temp_pid(p.name, path.name)
-        if pid is None or pid == os.getpid() or _pid_alive(pid):
-            continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-
-
-def _fsync_file(path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(d) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some filesystems refuse fsync on folders
-        pass
-    finally:
-        os.close(fd)
-
-
-def fsync_paths(paths) -> None:
-    """Flush files (and then their folders) to disk, so that a power cut
-    after a rename cannot leave an empty file under a complete name."""
-    dirs = set()
-    for p in paths:
-        _fsync_file(p)
-        dirs.add(os.path.dirname(os.path.abspath(p)))
-    for d in sorted(dirs):
-        _fsync_dir(d)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path, durable: bool = False) -> Iterator[Path]:
-    """Yield the temporary name of the file ``path``; when the block ends
-    without an error, rename it to ``path`` (fsynced first when ``durable``),
-    else remove it. The folder of ``path`` is created when missing."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        yield tmp
-        if durable:
-            _fsync_file(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if durable:
-        _fsync_dir(path.parent)
-
-
-def write_bytes_atomic(path: str | Path, data: bytes, durable: bool = False) -> Path:
-    """Write ``data`` to ``path`` through its temporary name; returns ``path``."""
-    with atomic_path(path, durable) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
-    return Path(path)
-
-
-def write_text_atomic(path: str | Path, text: str, durable: bool = False, encoding: str = "utf-8") -> Path:
-    """Write ``text`` (``\\n`` line ends on every platform) atomically; returns ``path``."""
-    return write_bytes_atomic(path, text.encode(encoding), durable)
-
-
-def write_json_atomic(path: str | Path, data, durable: bool = False, **kw) -> Path:
-    """Write JSON atomically (compact separators unless ``kw`` says otherwise,
-    e.g. ``indent=2``); returns ``path``."""
-    kw.setdefault("separators", (",", ":"))
-    # dumps, not dump: only the one-shot path uses the C encoder (5x faster
-    # on a shard's polygons); the text is the same.
-    return write_text_atomic(path, json.dumps(data, **kw), durable)
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
@@ -161,30 +40,22 @@ def check_replaceable(out: Path, overwrite: bool, marker: str, kind: str) -> boo
         raise ConfigError(f"{out}: exists and is not a folder")
     if not out.is_dir() or not any(out.iterdir()):
         return False
-    if not overwrite:
-        raise ConfigError(f"{out}: folder is not empty; pass overwrite=True (--overwrite) to replace a previous "
-                          f"{kind} export, or choose another folder")
-    if not (out / marker).exists():
-        raise ConfigError(f"{out}: not empty and not a dropsynth {kind} export (no {marker}); refusing to delete "
-                          f"it, choose another folder")
+    refuse_unless_ours(str(out), out, overwrite, marker, f"{kind} export",
+                       f"; pass overwrite=True (--overwrite) to replace a previous {kind} export, or choose another "
+                       f"folder")
     return True
 
 
-def swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished folder ``tmp`` to ``out``: a previous export there
-    (checked replaceable by :func:`check_replaceable`) is moved aside first
-    and deleted after, an empty folder is removed, so ``out`` is never seen
-    half-written."""
-    old = None
-    if out.is_dir():
-        if any(out.iterdir()):
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-        else:
-            out.rmdir()
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def refuse_unless_ours(label: str, out: Path, overwrite: bool, marker: str, what: str, not_empty: str) -> None:
+    """Refuse to replace the non-empty folder ``out`` without ``overwrite``
+    (``"LABEL: folder is not empty" + not_empty``), and without our
+    ``marker`` in it ever: never delete what we did not write. Used for run
+    folders (writers/outdir.py) and export folders alike."""
+    if not overwrite:
+        raise ConfigError(f"{label}: folder is not empty{not_empty}")
+    if not (Path(out) / marker).exists():
+        raise ConfigError(f"{label}: not empty and not a dropsynth {what} (no {marker}); refusing to delete it, "
+                          f"choose another folder")
 
 
 @contextlib.contextmanager
@@ -193,19 +64,9 @@ def export_folder(out: Path, kind: str) -> Iterator[Path]:
     and swap it into place when the block ends (:func:`swap_into_place`); on
     any error it is removed, and an ``OSError`` becomes one line naming
     ``out``. Stale temporaries of ``out`` left by a killed export go first."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(out)
-    tmp = temp_path(out)
-    if tmp.exists():
-        shutil.rmtree(tmp)
     try:
-        tmp.mkdir()
-        yield tmp
-        swap_into_place(tmp, out)
+        with atomic_folder(out, replace=True) as tmp:
+            yield tmp
     except OSError as e:
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         raise DropsynthError(f"{out}: writing the {kind} export failed ({e.strerror or e}{where})") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

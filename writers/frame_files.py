@@ -194,7 +194,8 @@ class CocoPartWriter:
         return out
 
     def finish(self) -> None:
-        from dropsynth.writers.coco import fsync_paths, part_path, write_json_atomic
+        from dropsynth.atomic import fsync_paths, write_json_atomic
+        from dropsynth.writers.coco import part_path
 
         for w in self.file_writers:
             w.finish()

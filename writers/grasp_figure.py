@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dropsynth.writers.files import atomic_path
+from dropsynth.atomic import atomic_path
 
 
 def gripper_lines(T: np.ndarray, width_m: float, gripper) -> np.ndarray:

@@ -27,20 +27,19 @@ Files read by GG-CNN-family loaders (Jacquard, Cornell)
     axis, as ACRONYM and Contact-GraspNet.
 
 Every writer goes through a temporary name in the target folder
-(``.NAME.PID.tmp``, ``writers.files.atomic_path``) and a rename, so an interrupted run never leaves a
+(``.NAME.PID.tmp``, ``dropsynth.atomic.atomic_path``) and a rename, so an interrupted run never leaves a
 file that looks whole; the same inputs give byte-identical files.
 """
 from __future__ import annotations
 
-import difflib
 import math
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from dropsynth.errors import DropsynthError
-from dropsynth.writers.files import atomic_path, write_text_atomic
+from dropsynth.atomic import atomic_path, write_text_atomic
+from dropsynth.errors import DropsynthError, suggest
 
 FILE_PIXEL_OFFSET = 0.5
 """Continuous image coordinate minus the pixel-index coordinate that
@@ -71,7 +70,7 @@ ROBUST_SUCCESS = "grasps/qualities/dropsynth/robust_success"
 # --------------------------------------------------------------------------- helpers
 
 def _atomic(path, write: Callable[[Path], None]) -> Path:
-    """Run ``write(tmp)`` on the temporary name of ``path`` (``writers.files``),
+    """Run ``write(tmp)`` on the temporary name of ``path`` (``dropsynth.atomic``),
     then rename it to ``path``; on any failure the temporary file is removed."""
     with atomic_path(path) as tmp:
         write(tmp)
@@ -90,12 +89,6 @@ def _save_npz(path, arrays: dict) -> Path:
             np.savez_compressed(f, **arrays)
 
     return _atomic(path, write)
-
-
-def _suggest(key: str, valid) -> str:
-    """"; did you mean 'x'?" for the nearest of ``valid``, or nothing."""
-    near = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
-    return f"; did you mean {near[0]!r}?" if near else ""
 
 
 def _text_lines(path: Path):
@@ -363,7 +356,7 @@ def write_grasp_maps(path_npz, maps: dict) -> Path:
     if missing or extra:
         raise DropsynthError(f"{path_npz}: grasp maps need exactly the keys {', '.join(MAP_KEYS)}"
                              + (f"; missing {', '.join(missing)}" if missing else "")
-                             + (f"; unknown {extra[0]!r}{_suggest(extra[0], MAP_KEYS)}" if extra else ""))
+                             + (f"; unknown {extra[0]!r}{suggest(extra[0], MAP_KEYS)}" if extra else ""))
     arrays = {k: np.asarray(maps[k], dtype=np.float32) for k in MAP_KEYS}
     shapes = {a.shape for a in arrays.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
@@ -595,7 +588,7 @@ def write_frame_grasps(path_npz, **arrays) -> Path:
     """
     unknown = [k for k in arrays if k not in FRAME_KEYS]
     if unknown:
-        raise DropsynthError(f"{path_npz}: unknown grasp array {unknown[0]!r}{_suggest(unknown[0], FRAME_KEYS)}")
+        raise DropsynthError(f"{path_npz}: unknown grasp array {unknown[0]!r}{suggest(unknown[0], FRAME_KEYS)}")
     missing = [k for k in FRAME_KEYS if k not in arrays]
     if missing:
         raise DropsynthError(f"{path_npz}: missing grasp arrays {', '.join(missing)} (pass empty arrays when a "

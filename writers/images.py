@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dropsynth.writers.files import write_bytes_atomic
+from dropsynth.atomic import write_bytes_atomic
 
 DEPTH_SCALE_M = 1e-4  # one depth PNG unit = 0.1 mm
 MAX_DEPTH_M = 65535 * DEPTH_SCALE_M

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dropsynth.atomic import write_json_atomic
 from dropsynth.errors import ConfigError
 from dropsynth.writers.dataset import open_dataset
-from dropsynth.writers.files import link_or_copy, write_json_atomic
+from dropsynth.writers.files import link_or_copy
 
 FILE_KEYS = ("file_name",)  # plus every "*_file" key (depth, instances, class, normals, nocs, depth_noisy)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dropsynth import __version__
 from dropsynth.errors import ConfigError
+from dropsynth.writers.files import refuse_unless_ours
 
 MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwrite, --resume)
 RUN_CONFIG = "run_config.json"  # what a resumed run must match
@@ -89,12 +90,9 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
         remove_temporaries(out_dir, all_temp_dirs() if temp_dirs is None else temp_dirs)
         return True
     if entries:
-        if not overwrite:
-            raise ConfigError(f"--out {out_dir}: folder is not empty ({len(entries)} entries); pass --resume to "
-                              f"finish an interrupted run or --overwrite to replace a previous dropsynth output")
-        if not (out_dir / MARKER).exists():
-            raise ConfigError(f"--out {out_dir}: not empty and not a dropsynth output (no {MARKER}); "
-                              f"refusing to delete it, choose another folder")
+        refuse_unless_ours(f"--out {out_dir}", out_dir, overwrite, MARKER, "output",
+                           f" ({len(entries)} entries); pass --resume to finish an interrupted run or --overwrite "
+                           f"to replace a previous dropsynth output")
         # Moved aside, not deleted: a failure before the first frame puts them back.
         (out_dir / REPLACED).mkdir()
         for name in our_entries():
@@ -105,7 +103,7 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / MARKER).write_text(json.dumps({"tool": "dropsynth", "version": __version__}) + "\n")
         if fingerprint is not None:
-            from dropsynth.writers.coco import write_json_atomic
+            from dropsynth.atomic import write_json_atomic
 
             write_json_atomic(out_dir / RUN_CONFIG, fingerprint)
     except OSError as e:
@@ -178,11 +176,13 @@ def complete_shards(out_dir: Path, n_shards: int) -> set:
 
 
 def remove_temporaries(root: Path, temp_dirs) -> None:
-    """Delete temporary files (".name....tmp") that a killed run left in
-    ``temp_dirs`` and in ``root`` itself."""
+    """Delete temporary files (``.NAME.PID.tmp``, ``dropsynth.atomic``) that
+    a killed run left in ``temp_dirs`` and in ``root`` itself."""
+    from dropsynth.atomic import is_temporary
+
     for sub in (*temp_dirs, "."):
         d = root / sub
         if d.is_dir():
             for p in d.iterdir():
-                if p.is_file() and p.name.startswith(".") and ".tmp" in p.name:
+                if p.is_file() and is_temporary(p.name):
                     p.unlink()

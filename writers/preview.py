@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dropsynth.atomic import atomic_path
 from dropsynth.errors import DropsynthError
 from dropsynth.writers.dataset import open_dataset
-from dropsynth.writers.files import atomic_path
 
 
 def _palette(k: int) -> tuple[int, int, int]:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dropsynth.atomic import write_bytes_atomic
 from dropsynth.errors import DropsynthError
 from dropsynth.writers.dataset import open_dataset
-from dropsynth.writers.files import write_bytes_atomic
 
 # COCOeval's object sizes, by annotation ``area`` (mask pixels): small < 32², medium 32²..96², large >= 96².
 SMALL_AREA = 32 ** 2

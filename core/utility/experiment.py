@@ -37,7 +37,6 @@ stage CPU seconds of its run.json instead.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -45,6 +44,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from dropsynth.atomic import atomic_path, write_text_atomic
 from dropsynth.errors import ConfigError, DropsynthError
 
 __all__ = ["run_experiment", "load_study"]
@@ -57,6 +57,15 @@ RECORD = ".dropsynth-utility.json"
 
 def _fail(path, key, msg):
     raise ConfigError(f"{path}: {key}: {msg}")
+
+
+def _check_keys(path, where: str, spec, known: set) -> None:
+    """``spec`` (at key path ``where``; "" for the top) is a mapping of ``known`` keys only."""
+    if not isinstance(spec, dict):
+        _fail(path, where, "expected a mapping")
+    for k in spec:
+        if k not in known:
+            _fail(path, f"{where}.{k}" if where else k, f"unknown key (known: {', '.join(sorted(known))})")
 
 
 def load_study(path: str | Path) -> dict:
@@ -72,19 +81,13 @@ def load_study(path: str | Path) -> dict:
         raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(study, dict):
         raise ConfigError(f"{path}: a study file is a mapping with datasets, trainings and tests")
-    for k in study:
-        if k not in STUDY_KEYS:
-            _fail(path, k, f"unknown key (known: {', '.join(sorted(STUDY_KEYS))})")
+    _check_keys(path, "", study, STUDY_KEYS)
     base = path.parent
     datasets = study.get("datasets")
     if not isinstance(datasets, dict) or not datasets:
         _fail(path, "datasets", "a non-empty mapping of name -> dataset spec is needed")
     for name, spec in datasets.items():
-        if not isinstance(spec, dict):
-            _fail(path, f"datasets.{name}", "expected a mapping")
-        for k in spec:
-            if k not in DATASET_KEYS:
-                _fail(path, f"datasets.{name}.{k}", f"unknown key (known: {', '.join(sorted(DATASET_KEYS))})")
+        _check_keys(path, f"datasets.{name}", spec, DATASET_KEYS)
         if "path" in spec:
             spec["path"] = str((base / spec["path"]).resolve())
         else:
@@ -104,11 +107,7 @@ def load_study(path: str | Path) -> dict:
     if not isinstance(trainings, dict) or not trainings:
         _fail(path, "trainings", "a non-empty mapping of name -> training spec is needed")
     for name, spec in trainings.items():
-        if not isinstance(spec, dict):
-            _fail(path, f"trainings.{name}", "expected a mapping")
-        for k in spec:
-            if k not in TRAIN_KEYS:
-                _fail(path, f"trainings.{name}.{k}", f"unknown key (known: {', '.join(sorted(TRAIN_KEYS))})")
+        _check_keys(path, f"trainings.{name}", spec, TRAIN_KEYS)
         for k in ("data", "val"):
             if k in spec and (not isinstance(spec[k], str) or spec[k] not in datasets):
                 _fail(path, f"trainings.{name}.{k}", f"no dataset named {spec[k]!r}")
@@ -228,9 +227,7 @@ def _dataset(name: str, spec: dict, out: Path, workers: int | None, log: Callabl
               "annotations": run["counts"].get("annotations"), "gen_cpu_s": round(cpu, 2),
               "gen_wall_s": round(wall, 2), "cost": "CPU time of dropsynth generate and its workers",
               "reused": False}
-    tmp = rec_path.with_name(RECORD + ".tmp")
-    tmp.write_text(json.dumps({"spec": want, "result": result}, indent=2) + "\n")
-    os.replace(tmp, rec_path)
+    write_text_atomic(rec_path, json.dumps({"spec": want, "result": result}, indent=2) + "\n")
     return result
 
 
@@ -258,9 +255,7 @@ def _training(name: str, spec: dict, ds: dict, out: Path, device: str, log) -> d
                 model=settings["model"], batch=settings["batch"], fraction=settings["fraction"], overwrite=True,
                 quiet=True)
     rec["study_settings"] = {**settings, "device": device}
-    tmp = meta.with_name(meta.name + ".tmp")
-    tmp.write_text(json.dumps(rec, indent=2) + "\n")
-    os.replace(tmp, meta)
+    write_text_atomic(meta, json.dumps(rec, indent=2) + "\n")
     return rec
 
 
@@ -293,7 +288,7 @@ def run_experiment(config_path: str | Path, *, out: str | Path | None = None, de
             if not (pred_path.is_file() and key_path.is_file() and key_path.read_text() == key):
                 log(f"predict {tname} on {test}")
                 predict(rec["weights"], ds[test]["path"], pred_path, device=device)
-                key_path.write_text(key)
+                write_text_atomic(key_path, key)
             gt_path = Path(ds[test]["path"]) / "annotations" / "instances.json"
             s = score(load_json(gt_path, "ground truth"), load_json(pred_path, "results"),
                       gt_name=str(gt_path), pred_name=str(pred_path))
@@ -312,18 +307,12 @@ def run_experiment(config_path: str | Path, *, out: str | Path | None = None, de
         report["trainings"][n]["data_name"] = spec["data"]
         report["trainings"][n]["gen_cpu_s"] = round(d["gen_cpu_s"] * frac, 2) if d.get("gen_cpu_s") else None
     js = out / "report.json"
-    _write_atomic(js, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(js, json.dumps(report, indent=2) + "\n")
     md = out / "report.md"
-    _write_atomic(md, _markdown(report))
+    write_text_atomic(md, _markdown(report))
     plot = out / "report.png"
     _plot(report, plot)
     return {"report_md": str(md), "report_json": str(js), "plot": str(plot), "report": report}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _markdown(rep: dict) -> str:
@@ -386,5 +375,6 @@ def _plot(rep: dict, path: Path) -> None:
     b.set_title("AP50 against the cost of the data")
     b.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)

@@ -14,8 +14,9 @@ is avoided by training with ``amp=False``.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
+
+from dropsynth.atomic import copy_file_atomic
 
 __all__ = ["prepare", "config_dir"]
 
@@ -40,7 +41,5 @@ def prepare() -> Path:
     for name in FONT_NAMES:
         dst = sub / name
         if not dst.exists():
-            tmp = dst.with_name(f".{name}.{os.getpid()}")
-            shutil.copyfile(font, tmp)
-            os.replace(tmp, dst)
+            copy_file_atomic(font, dst)
     return d

@@ -13,9 +13,9 @@ categories have the same names (:mod:`dropsynth.utility.score`).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from dropsynth.atomic import write_text_atomic
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.utility import require_extra
 
@@ -102,9 +102,5 @@ def predict(model: str | Path, images: str | Path, out: str | Path | None = None
                     rec["segmentation"] = [[round(float(v), 2) for v in pts]]
                 results.append(rec)
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(results))
-        os.replace(tmp, out)
+        write_text_atomic(out, json.dumps(results))
     return results

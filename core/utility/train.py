@@ -24,6 +24,7 @@ import shutil
 import time
 from pathlib import Path
 
+from dropsynth.atomic import write_text_atomic
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.utility import require_extra
 
@@ -219,9 +220,7 @@ def train(data: str | Path, out: str | Path, *, val: str | Path | None = None, e
     }
     if not Path(record["weights"]).is_file():
         raise DropsynthError(f"{out}: training ended without weights/best.pt")
-    tmp = out / f".{TRAIN_META}.tmp"
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, out / TRAIN_META)
+    write_text_atomic(out / TRAIN_META, json.dumps(record, indent=2) + "\n")
     (out / ".training").unlink(missing_ok=True)
     return record
 

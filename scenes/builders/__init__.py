@@ -17,8 +17,8 @@ import numpy as np
 
 from dropsynth import seeding
 from dropsynth.config import (BUILDERS, BackgroundConfig, CameraConfig, DistractorConfig, LightConfig,
-                              MaterialsConfig, RunConfig, SceneConfig, _suggest)
-from dropsynth.errors import ConfigError
+                              MaterialsConfig, RunConfig, SceneConfig)
+from dropsynth.errors import ConfigError, suggest
 
 _BUILTIN = {name: f"dropsynth.scenes.builders.{name}:build" for name in BUILDERS}
 
@@ -81,7 +81,7 @@ def get_builder(name: str, source: str = "") -> Callable:
     found = available()
     if name not in found:
         raise ConfigError(f"{source + ': ' if source else ''}scene.builder: unknown builder {name!r}"
-                          f"{_suggest(name, found)} (available: {', '.join(found)})")
+                          f"{suggest(name, found)} (available: {', '.join(found)})")
     build = _load(found[name])
     _check_signature(name, found[name], build, source)
     return build

@@ -9,6 +9,7 @@ import numpy as np
 
 from dropsynth.assets.catalog import AssetCatalog
 from dropsynth.assets.mesh import prepare, primitive_mesh, sample_primitive
+from dropsynth.geometry import rot_z
 from dropsynth.scenes import composition
 from dropsynth.scenes.builders import BuildContext
 from dropsynth.scenes.builders.tabletop import add_distractors, find_spot, finish_scene, random_color
@@ -33,11 +34,6 @@ def face_area(v: np.ndarray) -> float:
         return float(ConvexHull(top).volume)  # in 2-D, "volume" is the area
     except QhullError:  # collinear points: no area
         return 0.0
-
-
-def _rot_z(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def flat_rotation(asset: Asset, prim: Primitive | None) -> np.ndarray:
@@ -77,7 +73,7 @@ def build(ctx: BuildContext, catalog: AssetCatalog):
     for k in range(n):
         asset = planned[k] if planned is not None else assets[int(rng.choice(len(assets), p=probs))]
         prim = sample_primitive(asset, rng) if asset.primitive_kind else None
-        R = _rot_z(rng.uniform(0, 2 * math.pi)) @ flat_rotation(asset, prim)
+        R = rot_z(rng.uniform(0, 2 * math.pi)) @ flat_rotation(asset, prim)
         v = _vertices(asset, prim) @ R.T
         color = random_color(mat) if prim is not None else None
         top, bottom = face_area(v), face_area(-v)

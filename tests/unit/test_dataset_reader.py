@@ -1,5 +1,6 @@
-"""The writers' shared pieces: the atomic-write helpers (writers/files.py)
-and the dataset reader (writers/dataset.py). No GL, no physics."""
+"""The writers' shared pieces: the export folders (writers/files.py) and
+the dataset reader (writers/dataset.py). No GL, no physics. The atomic-write
+primitives under them: tests/unit/test_atomic.py."""
 from __future__ import annotations
 
 import json
@@ -19,46 +20,7 @@ def _leftovers(d: Path) -> list[str]:
     return sorted(p.name for p in d.iterdir() if p.name.startswith("."))
 
 
-# --- atomic writes ---------------------------------------------------------------------------------------
-
-
-def test_atomic_writes_give_the_bytes_and_leave_no_temporary(tmp_path):
-    p = files.write_json_atomic(tmp_path / "sub" / "a.json", {"b": [1, 2.5], "a": "x"})
-    assert p.read_text() == '{"b":[1,2.5],"a":"x"}'  # compact, key order kept
-    files.write_json_atomic(tmp_path / "b.json", {"k": 1}, indent=2, durable=True)
-    assert json.loads((tmp_path / "b.json").read_text()) == {"k": 1}
-    files.write_text_atomic(tmp_path / "t.txt", "one\ntwo\n")
-    assert (tmp_path / "t.txt").read_bytes() == b"one\ntwo\n"
-    files.write_bytes_atomic(tmp_path / "t.txt", b"\x00\x01", durable=True)  # replaces
-    assert (tmp_path / "t.txt").read_bytes() == b"\x00\x01"
-    assert _leftovers(tmp_path) == [] and _leftovers(tmp_path / "sub") == []
-
-
-def test_a_failed_write_keeps_the_old_file_and_removes_its_temporary(tmp_path):
-    target = tmp_path / "x.json"
-    target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with files.atomic_path(target) as tmp:
-            assert tmp.parent == tmp_path and tmp.name == f".x.json.{os.getpid()}.tmp"
-            tmp.write_text("half")
-            raise RuntimeError("killed mid-write")
-    assert target.read_text() == "old" and _leftovers(tmp_path) == []
-    with pytest.raises(TypeError):
-        files.write_json_atomic(target, {"bad": object()})
-    assert target.read_text() == "old" and _leftovers(tmp_path) == []
-
-
-def test_stale_temporaries_of_dead_processes_are_removed_live_ones_kept(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    (tmp_path / f".out.{dead}.tmp").mkdir()
-    (tmp_path / f".out.{dead}.tmp" / "f").write_text("x")
-    (tmp_path / f".out.json.{dead}.tmp").write_text("x")  # a temporary of another name: not ours to judge
-    (tmp_path / f".out.{os.getpid()}.tmp").write_text("mine")  # this process is alive
-    (tmp_path / ".out.notapid.tmp").write_text("x")
-    (tmp_path / "out").mkdir()
-    files.remove_stale(tmp_path / "out")
-    assert _leftovers(tmp_path) == [f".out.{os.getpid()}.tmp", f".out.json.{dead}.tmp", ".out.notapid.tmp"]
+# --- export folders ---------------------------------------------------------------------------------------
 
 
 def test_export_folder_swaps_in_whole_or_leaves_the_old_one(tmp_path):
@@ -74,12 +36,6 @@ def test_export_folder_swaps_in_whole_or_leaves_the_old_one(tmp_path):
     with files.export_folder(out, "Test") as tmp:
         (tmp / "b.txt").write_text("2")
     assert sorted(p.name for p in out.iterdir()) == ["b.txt"] and _leftovers(tmp_path) == []
-
-
-def test_coco_keeps_exporting_the_moved_helpers():
-    from dropsynth.writers import coco
-
-    assert coco.write_json_atomic is files.write_json_atomic and coco.fsync_paths is files.fsync_paths
 
 
 # --- the dataset reader ----------------------------------------------------------------------------------

@@ -73,18 +73,18 @@ def test_pose_and_projection():
     assert np.isfinite(px[2]).all()  # a point on the camera plane does not divide by zero
 
 
-def test_the_copies_left_in_other_files_agree_to_the_bit():
-    """scenes/builders/stack.py's _rot_z and writers/bop.py's _rot switch to
-    geometry at merge; these equalities say that switch keeps output bytes."""
-    from dropsynth.scenes.builders import stack
+def test_bops_snapped_half_turns_are_exact_and_as_before():
+    """writers/bop.py's symmetry matrices come from rotation_about, snapped:
+    exact 0, 1, -1 without -0.0, bit-equal to the numpy formula it replaced
+    (so models_info.json keeps its bytes)."""
     from dropsynth.writers import bop
 
-    if not hasattr(stack, "_rot_z") and not hasattr(bop, "_rot"):
-        pytest.skip("both copies are gone: stack.py and bop.py use dropsynth.geometry")
-    rng = np.random.default_rng(4)
-    for a in rng.uniform(0, 2 * math.pi, 100) if hasattr(stack, "_rot_z") else ():
-        np.testing.assert_array_equal(stack._rot_z(a), g.rot_z(a))
-    for axis in "xyz" if hasattr(bop, "_rot") else "":
+    for axis in "xyz":
         for deg in (90, 180, 270):
-            snapped = np.rint(g.rotation_about(axis, deg) * 1e12) / 1e12 + 0.0
-            np.testing.assert_array_equal(bop._rot(axis, deg)[:3, :3], snapped)
+            c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+            old = {"x": [[1, 0, 0], [0, c, -s], [0, s, c]], "y": [[c, 0, s], [0, 1, 0], [-s, 0, c]],
+                   "z": [[c, -s, 0], [s, c, 0], [0, 0, 1]]}[axis]
+            T = bop._turn(axis, deg)
+            np.testing.assert_array_equal(T[:3, :3], np.rint(np.asarray(old) * 1e12) / 1e12 + 0.0)
+            assert set(T.reshape(-1)) <= {-1.0, 0.0, 1.0} and not np.signbit(T[T == 0]).any()
+            np.testing.assert_array_equal(T[3], [0, 0, 0, 1])

@@ -46,6 +46,7 @@ LAYER_OF = {
     "dropsynth.calibration": "types",
     "dropsynth.textures": "types",
     "dropsynth.geometry": "types",
+    "dropsynth.atomic": "types",  # the atomic-write primitives: assets write through them too
     "dropsynth.annotate": "types",
     # scenes: the gripper and antipodal sampling on a mesh (pure numpy, used by the grasp simulation)
     "dropsynth.grasps": "scenes",
