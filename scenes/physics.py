@@ -79,6 +79,7 @@ class PhysicsWorld:
     def _reset(self, cfg: PhysicsConfig) -> None:
         pb, cid = self.pb, self.cid
         pb.resetSimulation(physicsClientId=cid)
+        self._mesh_shapes: dict[str, int] = {}  # collision OBJ -> shape id, in this simulation
         pb.setGravity(0, 0, -9.81, physicsClientId=cid)
         # Same inputs -> same contacts, whatever ran in this client before.
         pb.setPhysicsEngineParameter(fixedTimeStep=cfg.time_step_s, deterministicOverlappingPairs=1,
@@ -97,8 +98,14 @@ class PhysicsWorld:
             return pb.createCollisionShape(pb.GEOM_SPHERE, radius=p.size_m[0], physicsClientId=cid)
         # Each 'o' group of the OBJ becomes one convex hull of a compound shape;
         # the parts are already in the object's centre-of-mass frame, in metres.
-        return pb.createCollisionShape(pb.GEOM_MESH, fileName=collision_shape(obj.asset).obj_path,
-                                       physicsClientId=cid)
+        # Objects of one asset in a scene share it (parsing the OBJ again cost
+        # about 1 ms per object; resetSimulation frees the shapes).
+        path = collision_shape(obj.asset).obj_path
+        shape = self._mesh_shapes.get(path)
+        if shape is None:
+            shape = self._mesh_shapes[path] = pb.createCollisionShape(pb.GEOM_MESH, fileName=path,
+                                                                      physicsClientId=cid)
+        return shape
 
     def add_object(self, obj: ObjectSpec, cfg: PhysicsConfig) -> int:
         """Add one dynamic object at ``obj.world_T_obj``; returns its body id."""
