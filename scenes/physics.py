@@ -56,6 +56,7 @@ class PhysicsWorld:
         self.pb, self.cid = _connect_quietly()
         self.bodies: dict[int, int] = {}  # instance_id -> body id of the objects in the world now
         self._inertial_T_obj: dict[int, np.ndarray] = {}
+        self._mesh_shapes: dict[str, int] = {}  # collision OBJ -> shape id, until the next reset
 
     def close(self) -> None:
         if self.cid is not None and self.pb.isConnected(physicsClientId=self.cid):
@@ -79,7 +80,7 @@ class PhysicsWorld:
     def _reset(self, cfg: PhysicsConfig) -> None:
         pb, cid = self.pb, self.cid
         pb.resetSimulation(physicsClientId=cid)
-        self._mesh_shapes: dict[str, int] = {}  # collision OBJ -> shape id, in this simulation
+        self._mesh_shapes = {}
         pb.setGravity(0, 0, -9.81, physicsClientId=cid)
         # Same inputs -> same contacts, whatever ran in this client before.
         pb.setPhysicsEngineParameter(fixedTimeStep=cfg.time_step_s, deterministicOverlappingPairs=1,
