@@ -22,8 +22,10 @@ def frame_name(image_index: int) -> str:
 def depth_to_png_units(depth_m: np.ndarray) -> np.ndarray:
     """(H, W) float metres -> uint16 in 0.1 mm units; 0 (no surface) and
     depths beyond 6.5535 m, which the format cannot hold, become 0."""
-    units = np.rint(depth_m.astype(np.float64) / DEPTH_SCALE_M)
-    units[(units > 65535) | ~np.isfinite(units) | (units < 0)] = 0
+    units = depth_m.astype(np.float64)  # a new array: divided and rounded in place
+    np.divide(units, DEPTH_SCALE_M, out=units)
+    np.rint(units, out=units)
+    units[~((units >= 0) & (units <= 65535))] = 0  # NaN fails both comparisons
     return units.astype(np.uint16)
 
 

@@ -491,3 +491,68 @@ def test_centers_to_mask_fills_centre_polygons_back_exactly():
         assert np.array_equal(centers_to_mask(mask_to_polygons(m, convention="centers"), h, w), m)
     with pytest.raises(DropsynthError, match="axis-aligned"):
         centers_to_mask([[0, 0, 3, 3, 0, 3]], 4, 4)
+
+
+def _walked_loops(mask):
+    """Reference: the boundary loops by walking edge after edge, one Python
+    step per unit edge (what ``_boundary_loops`` did before it ordered the
+    loops in numpy); the same edge table and pinch rule."""
+    from dropsynth.annotate import _DX, _DY
+
+    m = np.pad(mask.astype(bool), 1)
+    inner = m[1:-1, 1:-1]
+    edges = []  # (x, y, direction) of each edge's start corner
+    for k, (out, ox, oy) in enumerate(((m[:-2, 1:-1], 0, 0), (m[1:-1, 2:], 1, 0),
+                                       (m[2:, 1:-1], 1, 1), (m[1:-1, :-2], 0, 1))):
+        for r, c in zip(*np.nonzero(inner & ~out)):
+            edges.append((int(c) + ox, int(r) + oy, k))
+    outgoing = {}
+    for e, (x, y, k) in enumerate(edges):
+        outgoing.setdefault((x, y), []).append(e)
+    used, loops = set(), []
+    for e0 in range(len(edges)):
+        if e0 in used:
+            continue
+        seq, e = [], e0
+        while e not in used:
+            used.add(e)
+            seq.append(e)
+            x, y, k = edges[e]
+            cands = outgoing[(x + int(_DX[k]), y + int(_DY[k]))]
+            right = [c for c in cands if edges[c][2] == (k + 1) % 4]
+            e = right[0] if len(cands) == 2 and edges[cands[0]][2] != (k + 1) % 4 and right else cands[0]
+        pts = [edges[i][:2] for i in seq]
+        dirs = [edges[i][2] for i in seq]
+        loops.append([p for j, p in enumerate(pts) if dirs[j] != dirs[j - 1]])
+    return loops
+
+
+def test_boundary_loops_match_an_edge_by_edge_walk():
+    from dropsynth.annotate import _boundary_loops
+
+    rng = np.random.default_rng(14)
+    pinches = 0
+    for t in range(300):
+        h, w = rng.integers(1, 24, 2)
+        mask = rng.random((h, w)) < rng.uniform(0.1, 0.9)
+        if t % 3 == 0:
+            mask = ndimage.binary_closing(mask)
+        got = [lp.tolist() for lp in _boundary_loops(mask)]
+        want = [[list(p) for p in lp] for lp in _walked_loops(mask)]
+        assert got == want, t
+        a = mask[:-1, :-1] & mask[1:, 1:] & ~mask[:-1, 1:] & ~mask[1:, :-1]
+        pinches += int(a.sum())
+    assert pinches > 50  # corner-touching pixels, where the pinch rule picks the edge, were exercised
+
+
+def test_boundary_loops_of_a_large_ring_and_a_pixel():
+    from dropsynth.annotate import _boundary_loops
+
+    yy, xx = np.mgrid[:200, :300]
+    r2 = (xx - 150) ** 2 + (yy - 100) ** 2
+    mask = (r2 < 90 ** 2) & (r2 >= 40 ** 2)
+    mask[0, 0] = True
+    loops = _boundary_loops(mask)
+    assert [lp.tolist() for lp in loops] == [[list(p) for p in lp] for lp in _walked_loops(mask)]
+    assert loops[0].tolist() == [[0, 0], [1, 0], [1, 1], [0, 1]]
+    assert len(loops) == 3  # the pixel, the ring's outer boundary and its hole
