@@ -10,6 +10,8 @@ from dropsynth.assets.mesh import prepare, primitive_mesh
 from dropsynth.scenes import builders
 from dropsynth.scenes.physics import PhysicsWorld
 
+pytestmark = pytest.mark.physics  # real PyBullet simulations (no GL)
+
 TOL_M = 0.003
 
 

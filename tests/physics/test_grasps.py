@@ -14,6 +14,8 @@ from dropsynth.scenes.grasp_sim import GraspTrials
 from dropsynth.scenes.physics import PhysicsWorld, collision_shape
 from dropsynth.types import ObjectSpec
 
+pytestmark = pytest.mark.physics  # real PyBullet simulations (no GL)
+
 SMALL = gl.LibraryParams(candidates=12, robust_trials=1)
 
 

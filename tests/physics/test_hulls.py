@@ -3,6 +3,7 @@ physics step slow) without changing where objects rest."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dropsynth import config
 from dropsynth.assets.catalog import load_catalog
@@ -10,6 +11,8 @@ from dropsynth.assets.mesh import MAX_HULL_VERTICES, obj_parts, prepare
 from dropsynth.scenes.physics import PhysicsWorld, collision_shape
 from dropsynth.scenes.samplers import pose
 from dropsynth.types import ObjectSpec, SceneSpec
+
+pytestmark = pytest.mark.physics  # real PyBullet simulations (no GL)
 
 
 def test_round_hull_is_reduced_and_the_ball_still_rests_at_its_radius():

@@ -15,6 +15,8 @@ from dropsynth.scenes.physics import PhysicsWorld, collision_shape
 from dropsynth.scenes.samplers import pose
 from dropsynth.types import ObjectSpec, Primitive, SceneSpec
 
+pytestmark = pytest.mark.physics  # real PyBullet simulations (no GL)
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "assets" / "example_pack"
 
 

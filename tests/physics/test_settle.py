@@ -13,6 +13,8 @@ from dropsynth.scenes.physics import PhysicsWorld, matrix_to_quat
 from dropsynth.scenes.samplers import pose, quat_to_matrix, random_rotation
 from dropsynth.types import ObjectSpec, Primitive, SceneSpec, SettledScene
 
+pytestmark = pytest.mark.physics  # real PyBullet simulations (no GL)
+
 SEED = 11
 SCENES = (0, 1, 2)
 TOL_M = 0.002  # 2 mm

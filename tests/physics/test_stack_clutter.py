@@ -12,6 +12,8 @@ from dropsynth.assets.mesh import prepare, primitive_mesh
 from dropsynth.scenes import builders
 from dropsynth.scenes.physics import PhysicsWorld
 
+pytestmark = pytest.mark.physics  # real PyBullet simulations (no GL)
+
 PENETRATION_M = 0.002
 
 

@@ -13,6 +13,8 @@ from dropsynth import config
 from dropsynth.scenes import builders
 from dropsynth.scenes.physics import PhysicsWorld
 
+pytestmark = pytest.mark.physics  # real PyBullet simulations (no GL)
+
 
 def _settle(builder: str, scene: int, **physics):
     cfg = config.load(None, {"scene": {"num_objects": [15, 15], "builder": builder}, "physics": physics})

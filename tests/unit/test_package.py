@@ -35,7 +35,7 @@ SOURCE_DIRS = {
     "dropsynth.writers": "writers",
     "dropsynth.utility": "core/utility",
 }
-SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "out", "*.egg-info", "__pycache__",
+SKIP = shutil.ignore_patterns(".git", ".venv*", "build", "dist", "out", "*.egg-info", "__pycache__",
                               ".pytest_cache", "*.pyc", "tests")
 
 
