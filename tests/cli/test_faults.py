@@ -143,13 +143,19 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_the_first_finishes_intac
     _wait_for(lambda: (out / LOCK).is_file() and _parts(out) >= 1, first, "the first shard")
     holder = json.loads((out / LOCK).read_text())
     assert holder["pid"] == first.pid and holder["host"] == socket.gethostname()
-    for extra in (["--resume"], ["--overwrite"]):
-        second = _cli("generate", "--out", str(out), *JOB, "--workers", "1", *extra)
-        _, stderr = second.communicate(timeout=60)
-        assert second.returncode == 1, stderr
-        line = stderr.strip().splitlines()[-1]
-        assert "in use by another dropsynth run" in line and f"pid {first.pid}" in line, line
-        assert socket.gethostname() in line and "Traceback" not in stderr
+    # Paused, so that it is surely still running (it holds the lock) while the
+    # others start, however fast it would finish: a test, not a race.
+    os.killpg(first.pid, signal.SIGSTOP)
+    try:
+        for extra in (["--resume"], ["--overwrite"]):
+            second = _cli("generate", "--out", str(out), *JOB, "--workers", "1", *extra)
+            _, stderr = second.communicate(timeout=60)
+            assert second.returncode == 1, stderr
+            line = stderr.strip().splitlines()[-1]
+            assert "in use by another dropsynth run" in line and f"pid {first.pid}" in line, line
+            assert socket.gethostname() in line and "Traceback" not in stderr
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
     _, stderr = first.communicate(timeout=120)
     assert first.returncode == 0, stderr
     assert tree_hashes(out, SKIP) == reference
