@@ -63,8 +63,11 @@ def _main_is_a_script() -> bool:
     again) and not the dropsynth command."""
     import sys
 
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
-    return main_file.endswith(".py") and "dropsynth" not in os.path.basename(main_file)
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and (spec.name or "").split(".")[0] == "dropsynth":  # python -m dropsynth.cli
+        return False
+    return (getattr(main, "__file__", None) or "").endswith(".py")
 
 
 def run_pool(job, shards: Iterable[int], workers: int, progress: Callable[[int, int], None] | None,
