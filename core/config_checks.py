@@ -139,8 +139,7 @@ def check_folders(cfg: RunConfig, source: str) -> None:
                     raise ConfigError(f"{source}: {path}: {f}: not a readable image ({e})") from None
     folder = cfg.lights.hdri_folder
     r = cfg.render
-    ibl = r.ibl if r.ibl is not None else r.quality == "realistic"  # as render.realism.effects decides
-    if folder is None or not cfg.lights.hdri or not (r.backend == "cycles" or ibl):
+    if folder is None or not cfg.lights.hdri or not (r.backend == "cycles" or r.effect_on("ibl")):
         return
     if not Path(folder).is_dir():
         raise ConfigError(f"{source}: lights.hdri_folder: folder not found: {folder}")

@@ -371,6 +371,12 @@ class RenderConfig(Section):
         'view from ao_strength')
     ssao_radius_m: Num(0.001, 1.0) = F(0.03, 'screen-space ambient occlusion: sampling radius (m)')
 
+    def effect_on(self, effect: str) -> bool:
+        """Whether a realism effect key (shadows, ibl, ...) is on: its own
+        true/false, or null and the realistic level."""
+        v = getattr(self, effect)
+        return self.quality == "realistic" if v is None else v
+
 
 class GraspConfig(Section):
     enabled: Bool = F(False,

@@ -26,8 +26,7 @@ CAMERA_EFFECTS = ("ao", "white_balance", "vignette", "chromatic_aberration", "de
 
 def effects(rcfg) -> frozenset:
     """The effects that are on for a RenderConfig."""
-    default = rcfg.quality == "realistic"
-    return frozenset(e for e in EFFECTS if (default if getattr(rcfg, e) is None else getattr(rcfg, e)))
+    return frozenset(e for e in EFFECTS if rcfg.effect_on(e))
 
 
 # --- per view: camera -----------------------------------------------------------
