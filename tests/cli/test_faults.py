@@ -30,6 +30,21 @@ def _cli(*args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
+def _stop_with_sigterm(proc: subprocess.Popen, timeout: float, what: str) -> str:
+    """SIGTERM to the run's parent; it must exit 143 within ``timeout`` with a
+    last line that says SIGTERM and how to resume, and no traceback. Returns stderr."""
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"{what} did not stop on SIGTERM")
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert "SIGTERM" in last and "--resume" in last and "Traceback" not in stderr, stderr
+    return stderr
+
+
 def _parts(out: Path) -> int:
     d = out / "annotations" / "parts"
     return len(list(d.glob("shard_*.json"))) if d.is_dir() else 0
@@ -85,15 +100,7 @@ def test_sigterm_to_the_parent_stops_the_workers_and_says_how_to_resume(referenc
     proc = _cli("generate", "--out", str(out), *JOB, "--workers", workers)
     _wait_for(lambda: _parts(out) >= 1 and (workers == "1" or len(_children(proc.pid)) >= 2), proc, "a shard")
     kids = _children(proc.pid)
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        _, stderr = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("the run did not stop on SIGTERM")
-    assert proc.returncode == 128 + signal.SIGTERM, stderr
-    last = stderr.strip().splitlines()[-1]
-    assert "SIGTERM" in last and "--resume" in last and "Traceback" not in stderr, stderr
+    _stop_with_sigterm(proc, 30, "the run")
     deadline = time.monotonic() + 5
     while any(_alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -219,15 +226,7 @@ def test_sigterm_on_the_ray_backend_stops_the_actors(reference, tmp_path):
     if _parts(out) < 1:
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail("no shard within 180 s on the Ray backend")
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        _, stderr = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("the Ray run did not stop on SIGTERM")
-    assert proc.returncode == 128 + signal.SIGTERM, stderr
-    last = stderr.strip().splitlines()[-1]
-    assert "SIGTERM" in last and "--resume" in last and "Traceback" not in stderr, stderr
+    stderr = _stop_with_sigterm(proc, 60, "the Ray run")
     files = sorted(p.name for p in (out / "rgb").iterdir())
     time.sleep(2)
     assert sorted(p.name for p in (out / "rgb").iterdir()) == files, "actors kept writing after the driver stopped"
