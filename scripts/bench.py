@@ -27,18 +27,26 @@ shared machine move it less than wall time), as the median over --rounds
 rounds, with one llvmpipe thread (what each worker gets on all cores).
 
 --vs-peer also runs ../shared/bench/peer_pybullet.py (the same job written by
-hand with PyBullet's own renderer) in alternating rounds, twice per round:
- - 1 worker: dropsynth with one worker against one peer process, on
-   --scenes scenes each;
+hand with PyBullet's own renderer, run unchanged) in alternating rounds,
+twice per round:
+ - 1 worker, one core: dropsynth with one worker against one peer process,
+   on --scenes scenes each, both pinned to the same single core (each a
+   fresh process; dropsynth's one worker would otherwise shade on every
+   core through llvmpipe's threads, the peer's TinyRenderer on one);
  - all cores: dropsynth with --workers N (N = --cores, default: the cores
    this process may use) on N x --scenes scenes, against N peer processes
-   started together on --scenes scenes each (their frames/s summed).
-Both frames/s figures leave start-up out: the peer's is what it prints
-(its loop, after its imports and PyBullet start-up); dropsynth's counts the
-frames from the first one done to the last (worker start-up, the final
-merge and run.json left out); frames over the whole wall time of generate()
-is printed beside it. It prints each round, the median
-frames/s of each side and their ratio, the per-stage breakdown of the median
+   started together on --scenes scenes each.
+One rule gives every frames/s figure, for both sides (steady_rate): the
+frames after the first one done over the time from the first frame done to
+the last, across all processes of the run. Start-up (imports, GL and
+PyBullet, spawning workers) is left out alike; dropsynth's final merge and
+run.json are left out as the peer's COCO file is. The peer's frames are
+timed by a probe that wraps Pillow's save (a frame is done when its
+instance PNG is written). Beside it: dropsynth's frames over the whole wall
+time of generate(), and the peers' own printed figures summed (the rule
+before: it counted each peer process over its own loop only). It prints each
+round, the median frames/s of each side and their ratio, the median and
+lowest of the per-round ratios, the per-stage breakdown of the median
 1-worker run, and then the first-frame latency (as --first-frame).
 
 --first-frame runs the real CLI (`dropsynth generate`, a fresh process) and
@@ -72,6 +80,18 @@ PEER = ROOT.parent / "shared" / "bench" / "peer_pybullet.py"
 QUALITY = ["fast"]  # render.quality of every dropsynth run (--quality)
 
 
+def steady_rate(times: list[float]) -> float:
+    """The one rule for both sides: frames per second from the first frame
+    done to the last, over every process of the run together (the frames
+    after the first, over the time between them). Start-up before the first
+    frame is left out alike; workers or processes that start late, and a
+    last one finishing alone, fall inside the window alike."""
+    times = sorted(times)
+    if len(times) < 2 or times[-1] <= times[0]:
+        raise SystemExit("too few frames to measure a rate: raise --scenes")
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
 def run_dropsynth(scenes: int, views: int, width: int, height: int, mask_format: str, seed: int,
                   workers: int = 1, quality: str | None = None) -> dict:
     from dropsynth import config
@@ -85,41 +105,80 @@ def run_dropsynth(scenes: int, views: int, width: int, height: int, mask_format:
         "render": {"quality": quality or QUALITY[0]},
     }
     cfg = config.load(None, overrides)
-    done = []  # (time, frames done so far)
+    done = []  # time.perf_counter() (CLOCK_MONOTONIC, one clock for every process) of each frame done
 
     def progress(n, _annotations=0):
-        done.append((time.perf_counter(), (done[-1][1] if done else 0) + n))
+        done.extend([time.perf_counter()] * n)
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         s = generate(cfg, Path(tmp) / "ds", workers=workers, progress=progress)
         wall = time.perf_counter() - t0
-    # Steady state: from the first frame done to the last one (start-up of
-    # the workers, the merge and run.json left out), as the peer's own figure.
-    (t_first, n_first), (t_last, n_last) = done[0], done[-1]
-    steady = (n_last - n_first) / (t_last - t_first) if t_last > t_first else s.frames / wall
-    return {"frames": s.frames, "workers": workers, "seconds": wall, "frames_per_s": steady,
-            "frames_per_s_wall": s.frames / wall, "first_frame_s": t_first - t0,
+    return {"frames": s.frames, "workers": workers, "seconds": wall, "frames_per_s": steady_rate(done) if len(done) > 1 else s.frames / wall,
+            "frames_per_s_wall": s.frames / wall, "first_frame_s": min(done) - t0,
             "stage_seconds": s.stage_seconds, "annotations": s.annotations, "gl_renderer": s.gl_renderer,
             "removed": s.removed_objects, "unplaced": s.unplaced_objects}
 
 
-def run_peers(processes: int, scenes: int, views: int, width: int, height: int, seed: int) -> float:
+def _pin(cpu: int | None):
+    """preexec_fn of a child process that runs on ``cpu`` only (None: anywhere)."""
+    return None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
+
+
+def run_dropsynth_on(cpu: int | None, *args, **kw) -> dict:
+    """run_dropsynth in a fresh child process pinned to ``cpu`` (every thread
+    of it, llvmpipe's included, on that one core)."""
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import bench; "
+            "print('RESULT', json.dumps(bench.run_dropsynth(*json.loads(sys.argv[2]), **json.loads(sys.argv[3]))))")
+    p = subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve().parent), json.dumps(args),
+                        json.dumps(kw)], capture_output=True, text=True, preexec_fn=_pin(cpu))
+    if p.returncode != 0:
+        raise SystemExit(f"dropsynth run failed: {p.stderr.strip()[-2000:]}")
+    return json.loads(p.stdout.rsplit("RESULT ", 1)[1])
+
+
+# Runs the peer unchanged, recording when each of its frames is done (its
+# instance PNG written: the last file of a frame; its RLE masks follow, a
+# constant shift that the rate does not see), printed when it exits.
+PEER_PROBE = """
+import atexit, os, runpy, sys, time
+from PIL import Image
+done = []
+_save = Image.Image.save
+def save(self, fp, *a, **k):
+    _save(self, fp, *a, **k)
+    if os.path.basename(os.path.dirname(str(fp))) == 'instances':
+        done.append(time.perf_counter())
+Image.Image.save = save
+atexit.register(lambda: print('FRAMES_DONE', ' '.join(repr(t) for t in done), flush=True))
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
+def run_peers(processes: int, scenes: int, views: int, width: int, height: int, seed: int,
+              cpu: int | None = None) -> dict:
     """``processes`` peer processes started together, each on ``scenes``
-    scenes; returns the sum of the frames/s they print."""
+    scenes (pinned to ``cpu`` when given); returns their frames/s by the
+    same rule as dropsynth's (``steady_rate`` over the frames of all of
+    them), and the sum of what each printed (its own loop, as the peer
+    measures itself)."""
     with tempfile.TemporaryDirectory() as tmp:
-        procs = [subprocess.Popen([sys.executable, str(PEER), "--out", str(Path(tmp) / str(k)), "--scenes",
-                                   str(scenes), "--views", str(views), "--width", str(width), "--height",
-                                   str(height), "--seed", str(seed + 1000 * k)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs = [subprocess.Popen([sys.executable, "-c", PEER_PROBE, str(PEER), "--out", str(Path(tmp) / str(k)),
+                                   "--scenes", str(scenes), "--views", str(views), "--width", str(width),
+                                   "--height", str(height), "--seed", str(seed + 1000 * k)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_pin(cpu))
                  for k in range(processes)]
-        total = 0.0
+        done, own = [], 0.0
         for p in procs:
             out, err = p.communicate()
             if p.returncode != 0:
                 raise SystemExit(f"peer failed: {err.strip()}")
-            total += float(re.findall(r"frames/s: ([0-9.]+)", out)[-1])
-    return total
+            own += float(re.findall(r"frames/s: ([0-9.]+)", out)[-1])
+            done += [float(t) for t in out.rsplit("FRAMES_DONE", 1)[1].split()]
+    if len(done) != processes * scenes * views:
+        raise SystemExit(f"peer: {len(done)} frames seen, {processes * scenes * views} expected")
+    return {"frames_per_s": steady_rate(done), "own_frames_per_s": own}
 
 
 def _cli() -> list[str]:
@@ -311,16 +370,17 @@ def main() -> None:
         rows = {}
         for q in QUALITY:
             tag = f", {q}" if len(QUALITY) > 1 else ""
-            rows[f"1 worker{tag}"] = ([], [])
+            rows[f"1 worker, one core{tag}"] = ([], [])
             rows[f"all cores ({cores}){tag}"] = ([], [])
         # As many scenes as the peers together, rounded up to whole shards per
         # worker (an unequal last shard would leave a core idle at the end).
         per = 4 * cores  # output.shard_scenes (default 4) per worker
         all_scenes = -(-a.scenes * cores // per) * per
+        cpu = min(os.sched_getaffinity(0))  # the one core of the 1-worker runs, both sides
         for r in range(a.rounds):
             seed = a.seed + r
-            p1 = run_peers(1, a.scenes, a.views, a.width, a.height, seed)
-            d1 = {q: run_dropsynth(a.scenes, a.views, a.width, a.height, a.mask_format, seed, quality=q)
+            p1 = run_peers(1, a.scenes, a.views, a.width, a.height, seed, cpu=cpu)
+            d1 = {q: run_dropsynth_on(cpu, a.scenes, a.views, a.width, a.height, a.mask_format, seed, quality=q)
                   for q in QUALITY}
             pn = run_peers(cores, a.scenes, a.views, a.width, a.height, seed)
             dn = {q: run_dropsynth(all_scenes, a.views, a.width, a.height, a.mask_format, seed, workers=cores,
@@ -330,25 +390,30 @@ def main() -> None:
                 ours.append(d)
                 peer.append(p)
             for q in QUALITY:
-                print(f"round {r + 1} ({q}): 1 worker: dropsynth {d1[q]['frames_per_s']:.2f} "
-                      f"(wall {d1[q]['frames_per_s_wall']:.2f}), peer {p1:.2f} frames/s; all cores ({cores}): "
-                      f"dropsynth {dn[q]['frames_per_s']:.2f} (wall {dn[q]['frames_per_s_wall']:.2f}, "
-                      f"{dn[q]['frames']} frames), peer x{cores} {pn:.2f} frames/s", flush=True)
+                print(f"round {r + 1} ({q}): 1 worker on one core: dropsynth {d1[q]['frames_per_s']:.2f}, "
+                      f"peer {p1['frames_per_s']:.2f} frames/s (x{d1[q]['frames_per_s'] / p1['frames_per_s']:.2f}); "
+                      f"all cores ({cores}): dropsynth {dn[q]['frames_per_s']:.2f} ({dn[q]['frames']} frames), "
+                      f"peer x{cores} {pn['frames_per_s']:.2f} frames/s "
+                      f"(x{dn[q]['frames_per_s'] / pn['frames_per_s']:.2f}; the peers' own figures summed: "
+                      f"{pn['own_frames_per_s']:.2f})", flush=True)
         result["comparison"] = {}
         # The machine may be shared: besides the ratio of the medians, the
         # median of each round's own ratio (its two runs ran back to back).
-        print(f"\nmedian of {a.rounds} rounds (frames/s)   dropsynth   peer   ratio   median ratio per round")
+        print(f"\nmedian of {a.rounds} rounds (frames/s)   dropsynth   peer   ratio   per round: median, lowest")
         for name, (ours, peer) in rows.items():  # noqa: B007
             med = sorted(ours, key=lambda x: x["frames_per_s"])[len(ours) // 2]
-            pm = statistics.median(peer)
-            per_round = statistics.median(o["frames_per_s"] / p for o, p in zip(ours, peer))
+            pm = statistics.median(p["frames_per_s"] for p in peer)
+            ratios = [o["frames_per_s"] / p["frames_per_s"] for o, p in zip(ours, peer)]
             result["comparison"][name] = {"dropsynth": med, "peer_frames_per_s": pm,
-                                          "ratio": med["frames_per_s"] / pm, "ratio_per_round": per_round,
+                                          "ratio": med["frames_per_s"] / pm,
+                                          "ratio_per_round": statistics.median(ratios),
+                                          "lowest_ratio": min(ratios),
                                           "rounds": [{"dropsynth": o["frames_per_s"],
-                                                      "dropsynth_wall": o["frames_per_s_wall"], "peer": p}
+                                                      "dropsynth_wall": o["frames_per_s_wall"],
+                                                      "peer": p["frames_per_s"], "peer_own": p["own_frames_per_s"]}
                                                      for o, p in zip(ours, peer)]}
             print(f"{name:42s} {med['frames_per_s']:9.2f} {pm:6.2f} {med['frames_per_s'] / pm:7.2f} "
-                  f"{per_round:9.2f}")
+                  f"{statistics.median(ratios):9.2f} {min(ratios):6.2f}")
         d = result["comparison"][next(iter(rows))]["dropsynth"]
     else:
         d = run_dropsynth(a.scenes, a.views, a.width, a.height, a.mask_format, a.seed)
