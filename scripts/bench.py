@@ -120,18 +120,23 @@ def run_dropsynth(scenes: int, views: int, width: int, height: int, mask_format:
             "removed": s.removed_objects, "unplaced": s.unplaced_objects}
 
 
-def _pin(cpu: int | None):
-    """preexec_fn of a child process that runs on ``cpu`` only (None: anywhere)."""
-    return None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
+# A child process pins itself (every thread it starts after, llvmpipe's included) to the core in BENCH_CPU.
+PIN = "import os; os.environ.get('BENCH_CPU') and os.sched_setaffinity(0, {int(os.environ['BENCH_CPU'])}); "
+
+
+def _pin(cpu: int | None) -> dict:
+    """The environment of a child process that runs on ``cpu`` only (None: anywhere)."""
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_CPU"}
+    return env if cpu is None else {**env, "BENCH_CPU": str(cpu)}
 
 
 def run_dropsynth_on(cpu: int | None, *args, **kw) -> dict:
     """run_dropsynth in a fresh child process pinned to ``cpu`` (every thread
     of it, llvmpipe's included, on that one core)."""
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import bench; "
+    code = (PIN + "import json, sys; sys.path.insert(0, sys.argv[1]); import bench; "
             "print('RESULT', json.dumps(bench.run_dropsynth(*json.loads(sys.argv[2]), **json.loads(sys.argv[3]))))")
     p = subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve().parent), json.dumps(args),
-                        json.dumps(kw)], capture_output=True, text=True, preexec_fn=_pin(cpu))
+                        json.dumps(kw)], check=False, capture_output=True, text=True, env=_pin(cpu))
     if p.returncode != 0:
         raise SystemExit(f"dropsynth run failed: {p.stderr.strip()[-2000:]}")
     return json.loads(p.stdout.rsplit("RESULT ", 1)[1])
@@ -140,7 +145,7 @@ def run_dropsynth_on(cpu: int | None, *args, **kw) -> dict:
 # Runs the peer unchanged, recording when each of its frames is done (its
 # instance PNG written: the last file of a frame; its RLE masks follow, a
 # constant shift that the rate does not see), printed when it exits.
-PEER_PROBE = """
+PEER_PROBE = PIN + """
 import atexit, os, runpy, sys, time
 from PIL import Image
 done = []
@@ -167,7 +172,7 @@ def run_peers(processes: int, scenes: int, views: int, width: int, height: int, 
         procs = [subprocess.Popen([sys.executable, "-c", PEER_PROBE, str(PEER), "--out", str(Path(tmp) / str(k)),
                                    "--scenes", str(scenes), "--views", str(views), "--width", str(width),
                                    "--height", str(height), "--seed", str(seed + 1000 * k)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_pin(cpu))
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_pin(cpu))
                  for k in range(processes)]
         done, own = [], 0.0
         for p in procs:
@@ -400,7 +405,7 @@ def main() -> None:
         # The machine may be shared: besides the ratio of the medians, the
         # median of each round's own ratio (its two runs ran back to back).
         print(f"\nmedian of {a.rounds} rounds (frames/s)   dropsynth   peer   ratio   per round: median, lowest")
-        for name, (ours, peer) in rows.items():  # noqa: B007
+        for name, (ours, peer) in rows.items():
             med = sorted(ours, key=lambda x: x["frames_per_s"])[len(ours) // 2]
             pm = statistics.median(p["frames_per_s"] for p in peer)
             ratios = [o["frames_per_s"] / p["frames_per_s"] for o, p in zip(ours, peer)]
