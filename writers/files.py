@@ -7,6 +7,8 @@ write through them too; they are re-exported here for the writers.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +17,10 @@ from typing import Iterator
 from dropsynth.atomic import (TMP_SUFFIX, atomic_folder, atomic_path, fsync_paths, remove_stale,  # noqa: F401
                               swap_into_place, temp_path, write_bytes_atomic, write_json_atomic, write_text_atomic)
 from dropsynth.errors import ConfigError, DropsynthError
+
+log = logging.getLogger(__name__)
+
+MARKER_HEAD = '{"tool":"dropsynth"'  # how every marker we write starts (whitespace aside)
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
@@ -53,9 +59,46 @@ def refuse_unless_ours(label: str, out: Path, overwrite: bool, marker: str, what
     folders (writers/outdir.py) and export folders alike."""
     if not overwrite:
         raise ConfigError(f"{label}: folder is not empty{not_empty}")
-    if not (Path(out) / marker).exists():
+    path = Path(out) / marker
+    state, detail = marker_state(path)
+    if state == "missing":
         raise ConfigError(f"{label}: not empty and not a dropsynth {what} (no {marker}); refusing to delete it, "
                           f"choose another folder")
+    if state == "damaged":
+        log.warning("%s: damaged marker (%s); only dropsynth writes this name, so %s is still replaced as a "
+                    "dropsynth %s", path, detail, out, what)
+
+
+def marker_state(path: Path) -> tuple[str, str]:
+    """``("ok", "")`` for a marker file holding our JSON object, ``("missing",
+    "")`` without one, else ``("damaged", why)``: empty, zeros or cut off
+    (what a crash or a power cut left of the plain write that versions before
+    the atomic one made), not a file, unreadable, other content. A damaged
+    marker still marks the folder as ours: only dropsynth writes these names
+    (first, into a folder that was empty or already ours), and the README's
+    contract is the name."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return "missing", ""
+    if not path.is_file():
+        return "damaged", "not a file"
+    try:
+        raw = path.read_bytes()[:65536]
+    except OSError as e:
+        return "damaged", f"cannot be read: {e.strerror or e}"
+    text = raw.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and data.get("tool") == "dropsynth":
+        return "ok", ""
+    squeezed = "".join(text.replace("\0", "").split())
+    if not squeezed:
+        return "damaged", "empty" if not raw else f"{len(raw)} bytes of zeros or blanks"
+    if data is None and (MARKER_HEAD.startswith(squeezed) or squeezed.startswith(MARKER_HEAD)):
+        return "damaged", f"cut off after {len(raw)} bytes"
+    return "damaged", "not the JSON dropsynth writes"
 
 
 @contextlib.contextmanager
