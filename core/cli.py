@@ -349,9 +349,11 @@ def grasps_build(config_path, sets, packs, no_builtin, workers, no_progress, ver
     """Build the grasp library of every mesh asset (cached; a second call
     reuses it): antipodal candidates, each tried in PyBullet (close, lift,
     shake) nominally and with the pose and friction perturbed."""
-    from dropsynth.pipeline import default_workers
+    from dropsynth.pipeline import check_workers, default_workers
 
     _positive("--workers", workers)
+    if workers is not None:
+        check_workers(workers)  # one process per asset, each with its own PyBullet: the same limit as generate
     cfg = _grasp_config(config_path, sets, no_builtin)
     rows = _grasp_libraries(cfg, list(packs), workers or default_workers(), no_progress)
     click.echo(f"{'asset':<28} {'grasps':>6} {'success':>8} {'robust':>7} {'seconds':>8}")
