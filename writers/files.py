@@ -7,6 +7,8 @@ write through them too; they are re-exported here for the writers.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
 import logging
 import os
@@ -113,3 +115,54 @@ def export_folder(out: Path, kind: str) -> Iterator[Path]:
     except OSError as e:
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         raise DropsynthError(f"{out}: writing the {kind} export failed ({e.strerror or e}{where})") from None
+
+
+@contextlib.contextmanager
+def dataset_locks(dataset_dir: str | Path, out: str | Path, kind: str) -> Iterator[None]:
+    """Hold the dataset in ``dataset_dir`` for reading (refused while a live
+    run writes it) and the folder ``out`` (a ``kind``: "YOLO export") for writing (a second
+    export there at once is refused), each in one line naming the folder and
+    the holder (``dropsynth.outlock``)."""
+    from dropsynth.outlock import DatasetReadLock, OutputLock, beside_lock
+
+    out = Path(out)
+    with DatasetReadLock(dataset_dir), OutputLock(out.resolve().parent, lock_path=beside_lock(out),
+                                                  label=f"{out} ({kind})"):
+        yield
+
+
+def holds_dataset(default_folder: str, kind: str):
+    """Decorator for ``fn(dataset_dir, out_dir=None, ...)`` that reads a
+    dataset and writes ``out_dir`` (default ``dataset_dir/default_folder``):
+    runs it under :func:`dataset_locks`."""
+    def decorate(fn):
+        sig = inspect.signature(fn)
+        first = next(iter(sig.parameters))
+
+        @functools.wraps(fn)
+        def locked(*args, **kwargs):
+            bound = sig.bind(*args, **kwargs)
+            dataset = Path(bound.arguments[first])
+            out = bound.arguments.get("out_dir")
+            with dataset_locks(dataset, dataset / default_folder if out is None else out, kind):
+                return fn(*args, **kwargs)
+
+        return locked
+
+    return decorate
+
+
+def reads_dataset(fn):
+    """Decorator for ``fn(dataset_dir, ...)`` that only reads the dataset (and
+    writes one file atomically): runs it under the dataset's read lock."""
+    from dropsynth.outlock import DatasetReadLock
+
+    sig = inspect.signature(fn)
+    first = next(iter(sig.parameters))
+
+    @functools.wraps(fn)
+    def locked(*args, **kwargs):
+        with DatasetReadLock(sig.bind(*args, **kwargs).arguments[first]):
+            return fn(*args, **kwargs)
+
+    return locked
