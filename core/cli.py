@@ -311,10 +311,11 @@ def _grasp_libraries(cfg, packs: list, workers: int, no_progress: bool) -> list[
     from tqdm import tqdm
 
     from dropsynth import grasp_library as gl
-    from dropsynth.pipeline import selected_catalog
+    from dropsynth.pipeline import check_workers, selected_catalog
 
     _, catalog = selected_catalog(cfg, packs)
     meshes = [a for a in catalog.assets if not a.primitive_kind]
+    check_workers(workers, shards=len(meshes))  # one process per asset at most: the limit of generate
     with tqdm(total=len(meshes), unit="asset", desc="grasp libraries", disable=no_progress, file=sys.stderr,
               dynamic_ncols=True) as bar:
         return gl.build_libraries(meshes, gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps),
@@ -349,11 +350,9 @@ def grasps_build(config_path, sets, packs, no_builtin, workers, no_progress, ver
     """Build the grasp library of every mesh asset (cached; a second call
     reuses it): antipodal candidates, each tried in PyBullet (close, lift,
     shake) nominally and with the pose and friction perturbed."""
-    from dropsynth.pipeline import check_workers, default_workers
+    from dropsynth.pipeline import default_workers
 
     _positive("--workers", workers)
-    if workers is not None:
-        check_workers(workers)  # one process per asset, each with its own PyBullet: the same limit as generate
     cfg = _grasp_config(config_path, sets, no_builtin)
     rows = _grasp_libraries(cfg, list(packs), workers or default_workers(), no_progress)
     click.echo(f"{'asset':<28} {'grasps':>6} {'success':>8} {'robust':>7} {'seconds':>8}")

@@ -50,7 +50,8 @@ def default_workers() -> int:
 WORKERS_PER_CORE = 4  # the most local workers per core this process may use; more is refused
 
 
-def check_workers(workers: int, backend: str = "local", ray_address: str | None = None) -> int | None:
+def check_workers(workers: int, backend: str = "local", ray_address: str | None = None, *,
+                  shards: int | None = None) -> int | None:
     """Refuse a worker count this machine cannot serve; returns the cores
     this process may use (``os.sched_getaffinity``) when the workers run on
     this machine (the local backend, or Ray's local instance), else None (a
@@ -59,7 +60,9 @@ def check_workers(workers: int, backend: str = "local", ray_address: str | None 
     Each local worker is a spawned process with its own PyBullet client and
     GL context (about 300 MB): past the cores they only share them, and far
     past them (``WORKERS_PER_CORE`` per core) they exhaust the memory first,
-    so that is an error naming the flag, the value and the limit.
+    so that is an error naming the flag, the value and the limit. What counts
+    is the processes that would start: one per shard (``shards``) at most,
+    so a large ``--workers`` on a run of few shards starts few and passes.
     """
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"--workers: must be a positive integer, got {workers!r}")
@@ -67,7 +70,7 @@ def check_workers(workers: int, backend: str = "local", ray_address: str | None 
         return None
     cores = default_workers()
     limit = WORKERS_PER_CORE * cores
-    if workers > limit:
+    if min(workers, shards if shards is not None else workers) > limit:
         where = "a local Ray instance" if backend == "ray" else "the local backend"
         raise ConfigError(f"--workers {workers}: above the limit of {limit} for {where} ({WORKERS_PER_CORE} per "
                           f"core; this process may use {cores}); each worker is a process with its own GL context "
@@ -145,7 +148,7 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
     out_dir = Path(out_dir).resolve()
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
-    cores = check_workers(workers, backend, ray_address)
+    check_workers(workers, backend, ray_address, shards=1)  # a positive integer, before any slow step
     pack_paths, catalog = selected_catalog(cfg, packs)
     builders.get(cfg.scene.builder)
     if cfg.grasps.enabled:
@@ -154,6 +157,9 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
         gripper_from_config(cfg.grasps, getattr(cfg, "_source", "config"))  # a bad gripper fails before any work
     job = Job(config=cfg, out_dir=str(out_dir), pack_paths=tuple(pack_paths),
               shard_scenes=cfg.output.shard_scenes, workers=workers)
+    cores = check_workers(workers, backend, ray_address, shards=job.n_shards)
+    if cfg.grasps.enabled and backend == "local":  # grasp libraries: one process per mesh asset at most
+        check_workers(workers, shards=sum(1 for a in catalog.assets if not a.primitive_kind))
     from dropsynth.render import cycles_plan
 
     if cycles_plan.uses_cycles(cfg):  # fail before any work when bpy or the environments are missing

@@ -1,7 +1,8 @@
 """--workers far above the cores: a warning past the cores this process may
-use, an error past WORKERS_PER_CORE times them, in the CLI and the Python API
-alike; a Ray cluster is not limited by this machine. No worker is started:
-the cores are faked through os.sched_getaffinity."""
+use, an error past WORKERS_PER_CORE times them, counting the processes that
+would start (one per shard at most), in the CLI and the Python API alike; a
+Ray cluster is not limited by this machine. No worker is started: the cores
+are faked through os.sched_getaffinity."""
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,7 @@ from dropsynth.errors import ConfigError
 
 from .helpers import run_cli
 
-TINY = ["--scenes", "2", "--views-per-scene", "1", "--width", "64", "--height", "48", "--no-progress",
+TINY = ["--scenes", "100", "--views-per-scene", "1", "--width", "64", "--height", "48", "--no-progress",
         "--set", "output.shard_scenes=1"]
 
 
@@ -32,6 +33,14 @@ def test_the_limit_is_four_workers_per_usable_core(two_cores):
     assert str(e.value).startswith("--workers 9: above the limit of 8 for the local backend (4 per core; this "
                                    "process may use 2)")
     assert "--workers 2 (the default)" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_what_counts_is_the_processes_that_would_start(two_cores):
+    """One per shard at most: --workers 1000 on a run of 2 shards starts 2."""
+    assert pipeline.check_workers(1000, shards=2) == 2
+    assert pipeline.check_workers(1000, shards=8) == 2
+    with pytest.raises(ConfigError, match=r"^--workers 1000: above the limit of 8"):
+        pipeline.check_workers(1000, shards=9)
 
 
 def test_a_ray_cluster_is_not_limited_by_this_machine_a_local_ray_instance_is(two_cores):
@@ -58,13 +67,15 @@ def test_cli_refuses_64_workers_on_two_cores_before_touching_the_folder(two_core
 def test_python_api_refuses_64_workers_the_same_way(two_cores, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(ConfigError, match=r"^--workers 64: above the limit of 8 for the local backend"):
-        dropsynth.generate(dropsynth.load_config(scenes=2), out, workers=64)
+        dropsynth.generate(dropsynth.load_config(scenes=100, **{"output.shard_scenes": 1}), out, workers=64)
     assert not out.exists()
 
 
-def test_grasps_build_has_the_same_limit(two_cores):
+def test_grasps_build_has_the_same_limit(monkeypatch):
+    """One process per mesh asset at most: the built-in pack's 7 meshes on 1 core (limit 4)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     res = run_cli("grasps", "build", "--workers", "64", "--no-progress")
-    assert res.exit_code != 0 and "--workers 64: above the limit of 8" in res.output, res.output
+    assert res.exit_code != 0 and "--workers 64: above the limit of 4 for the local backend" in res.output, res.output
 
 
 class _Stop(Exception):
