@@ -311,10 +311,11 @@ def _grasp_libraries(cfg, packs: list, workers: int, no_progress: bool) -> list[
     from tqdm import tqdm
 
     from dropsynth import grasp_library as gl
-    from dropsynth.pipeline import selected_catalog
+    from dropsynth.pipeline import check_workers, selected_catalog
 
     _, catalog = selected_catalog(cfg, packs)
     meshes = [a for a in catalog.assets if not a.primitive_kind]
+    check_workers(workers, shards=len(meshes))  # one process per asset at most: the limit of generate
     with tqdm(total=len(meshes), unit="asset", desc="grasp libraries", disable=no_progress, file=sys.stderr,
               dynamic_ncols=True) as bar:
         return gl.build_libraries(meshes, gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps),

@@ -47,6 +47,53 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+WORKERS_PER_CORE = 4  # the most local workers per core this process may use; more is refused
+
+
+def check_workers(workers: int, backend: str = "local", ray_address: str | None = None, *,
+                  shards: int | None = None) -> int | None:
+    """Refuse a worker count this machine cannot serve; returns the cores
+    this process may use (``os.sched_getaffinity``) when the workers run on
+    this machine (the local backend, or Ray's local instance), else None (a
+    Ray cluster has CPUs of its own).
+
+    Each local worker is a spawned process with its own PyBullet client and
+    GL context (about 300 MB): past the cores they only share them, and far
+    past them (``WORKERS_PER_CORE`` per core) they exhaust the memory first,
+    so that is an error naming the flag, the value and the limit. What counts
+    is the processes that would start: one per shard (``shards``) at most,
+    so a large ``--workers`` on a run of few shards starts few and passes.
+    """
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"--workers: must be a positive integer, got {workers!r}")
+    if backend == "ray" and (ray_address or _ray_connected()):
+        return None
+    cores = default_workers()
+    limit = WORKERS_PER_CORE * cores
+    if min(workers, shards if shards is not None else workers) > limit:
+        where = "a local Ray instance" if backend == "ray" else "the local backend"
+        raise ConfigError(f"--workers {workers}: above the limit of {limit} for {where} ({WORKERS_PER_CORE} per "
+                          f"core; this process may use {cores}); each worker is a process with its own GL context "
+                          f"(about 300 MB): use --workers {cores} (the default), or run on a cluster with --backend "
+                          f"ray --ray-address ADDRESS")
+    return cores
+
+
+def _ray_connected() -> bool:
+    """Whether the caller has already joined a Ray cluster (ray imported and
+    initialised: ``run_ray`` then uses that one)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    return bool(ray is not None and getattr(ray, "is_initialized", lambda: False)())
+
+
+def _warn_oversubscribed(used: int, cores: int | None) -> None:
+    if cores is not None and used > cores:
+        log.warning("--workers: %d worker processes on the %d cores this process may use: they share the cores "
+                    "(no faster than %d) and each holds its own GL context (about 300 MB)", used, cores, cores)
+
+
 def generate(cfg, out_dir: str | Path, *, packs: list | None = None, overwrite: bool = False,
              resume: bool = False, workers: int = 1, backend: str = "local", ray_address: str | None = None,
              progress: Callable[[int, int], None] | None = None,
@@ -99,10 +146,9 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
 
     t_start = time.perf_counter()
     out_dir = Path(out_dir).resolve()
-    if workers < 1:
-        raise ConfigError(f"--workers: must be a positive integer, got {workers}")
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
+    check_workers(workers, backend, ray_address, shards=1)  # a positive integer, before any slow step
     pack_paths, catalog = selected_catalog(cfg, packs)
     builders.get(cfg.scene.builder)
     if cfg.grasps.enabled:
@@ -111,6 +157,9 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
         gripper_from_config(cfg.grasps, getattr(cfg, "_source", "config"))  # a bad gripper fails before any work
     job = Job(config=cfg, out_dir=str(out_dir), pack_paths=tuple(pack_paths),
               shard_scenes=cfg.output.shard_scenes, workers=workers)
+    cores = check_workers(workers, backend, ray_address, shards=job.n_shards)
+    if cfg.grasps.enabled and backend == "local":  # grasp libraries: one process per mesh asset at most
+        check_workers(workers, shards=sum(1 for a in catalog.assets if not a.primitive_kind))
     from dropsynth.render import cycles_plan
 
     if cycles_plan.uses_cycles(cfg):  # fail before any work when bpy or the environments are missing
@@ -182,12 +231,14 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
                 from dropsynth.runner import run_pool
 
                 used = min(workers, n_todo)
+                _warn_oversubscribed(used, cores)
                 gl_name = run_pool(job, todo, used, frames_done,
                                    on_interrupt=lambda: Interrupted(_interrupt_message(out_dir, n_shards)))
             else:
                 from dropsynth.runner import run_ray
 
                 used = min(workers, n_todo)
+                _warn_oversubscribed(used, cores)
                 gl_name = run_ray(job, todo, used, ray_address, frames_done,
                                   on_interrupt=lambda: Interrupted(_interrupt_message(out_dir, n_shards)))
     except BaseException as e:

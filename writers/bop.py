@@ -99,7 +99,7 @@ import numpy as np
 from dropsynth.errors import DropsynthError
 from dropsynth.geometry import pose, rotation_about
 from dropsynth.writers.dataset import open_dataset
-from dropsynth.writers.files import check_replaceable, export_folder, link_or_copy
+from dropsynth.writers.files import check_replaceable, export_folder, holds_dataset, link_or_copy
 
 MARKER = ".dropsynth_bop"
 MM = 1000.0
@@ -465,6 +465,7 @@ def _prepare_out(out: Path, src: Path, overwrite: bool) -> None:
 # --- the export ---------------------------------------------------------------
 
 
+@holds_dataset("bop", "BOP export")
 def export_bop(dataset_dir, out_dir=None, split: str = "train_pbr", overwrite: bool = False) -> Path:
     """Write the dataset in ``dataset_dir`` in BOP format to ``out_dir``
     (default ``<dataset_dir>/bop``); returns the output folder. See the module

@@ -22,7 +22,7 @@ from pathlib import Path
 from dropsynth.atomic import write_json_atomic
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.writers.dataset import open_dataset
-from dropsynth.writers.files import check_replaceable, export_folder, link_or_copy
+from dropsynth.writers.files import check_replaceable, export_folder, holds_dataset, link_or_copy
 from dropsynth.writers.splits import DEFAULT_RATIOS, normalize_ratios, split_of_images
 
 __all__ = ["export_datumaro", "MARKER"]
@@ -30,6 +30,7 @@ __all__ = ["export_datumaro", "MARKER"]
 MARKER = ".dropsynth-datumaro"
 
 
+@holds_dataset("datumaro", "Datumaro export")
 def export_datumaro(dataset_dir: str | Path, out_dir: str | Path | None = None,
                     ratios: dict[str, float] | None = None, seed: int | None = None,
                     overwrite: bool = False) -> Path:

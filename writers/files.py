@@ -7,6 +7,10 @@ write through them too; they are re-exported here for the writers.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
+import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +19,10 @@ from typing import Iterator
 from dropsynth.atomic import (TMP_SUFFIX, atomic_folder, atomic_path, fsync_paths, remove_stale,  # noqa: F401
                               swap_into_place, temp_path, write_bytes_atomic, write_json_atomic, write_text_atomic)
 from dropsynth.errors import ConfigError, DropsynthError
+
+log = logging.getLogger(__name__)
+
+MARKER_HEAD = '{"tool":"dropsynth"'  # how every marker we write starts (whitespace aside)
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
@@ -53,9 +61,46 @@ def refuse_unless_ours(label: str, out: Path, overwrite: bool, marker: str, what
     folders (writers/outdir.py) and export folders alike."""
     if not overwrite:
         raise ConfigError(f"{label}: folder is not empty{not_empty}")
-    if not (Path(out) / marker).exists():
+    path = Path(out) / marker
+    state, detail = marker_state(path)
+    if state == "missing":
         raise ConfigError(f"{label}: not empty and not a dropsynth {what} (no {marker}); refusing to delete it, "
                           f"choose another folder")
+    if state == "damaged":
+        log.warning("%s: damaged marker (%s); only dropsynth writes this name, so %s is still replaced as a "
+                    "dropsynth %s", path, detail, out, what)
+
+
+def marker_state(path: Path) -> tuple[str, str]:
+    """``("ok", "")`` for a marker file holding our JSON object, ``("missing",
+    "")`` without one, else ``("damaged", why)``: empty, zeros or cut off
+    (what a crash or a power cut left of the plain write that versions before
+    the atomic one made), not a file, unreadable, other content. A damaged
+    marker still marks the folder as ours: only dropsynth writes these names
+    (first, into a folder that was empty or already ours), and the README's
+    contract is the name."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return "missing", ""
+    if not path.is_file():
+        return "damaged", "not a file"
+    try:
+        raw = path.read_bytes()[:65536]
+    except OSError as e:
+        return "damaged", f"cannot be read: {e.strerror or e}"
+    text = raw.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and data.get("tool") == "dropsynth":
+        return "ok", ""
+    squeezed = "".join(text.replace("\0", "").split())
+    if not squeezed:
+        return "damaged", "empty" if not raw else f"{len(raw)} bytes of zeros or blanks"
+    if data is None and (MARKER_HEAD.startswith(squeezed) or squeezed.startswith(MARKER_HEAD)):
+        return "damaged", f"cut off after {len(raw)} bytes"
+    return "damaged", "not the JSON dropsynth writes"
 
 
 @contextlib.contextmanager
@@ -70,3 +115,54 @@ def export_folder(out: Path, kind: str) -> Iterator[Path]:
     except OSError as e:
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         raise DropsynthError(f"{out}: writing the {kind} export failed ({e.strerror or e}{where})") from None
+
+
+@contextlib.contextmanager
+def dataset_locks(dataset_dir: str | Path, out: str | Path, kind: str) -> Iterator[None]:
+    """Hold the dataset in ``dataset_dir`` for reading (refused while a live
+    run writes it) and the folder ``out`` (a ``kind``: "YOLO export") for writing (a second
+    export there at once is refused), each in one line naming the folder and
+    the holder (``dropsynth.outlock``)."""
+    from dropsynth.outlock import DatasetReadLock, OutputLock, beside_lock
+
+    out = Path(out)
+    with DatasetReadLock(dataset_dir), OutputLock(out.resolve().parent, lock_path=beside_lock(out),
+                                                  label=f"{out} ({kind})"):
+        yield
+
+
+def holds_dataset(default_folder: str, kind: str):
+    """Decorator for ``fn(dataset_dir, out_dir=None, ...)`` that reads a
+    dataset and writes ``out_dir`` (default ``dataset_dir/default_folder``):
+    runs it under :func:`dataset_locks`."""
+    def decorate(fn):
+        sig = inspect.signature(fn)
+        first = next(iter(sig.parameters))
+
+        @functools.wraps(fn)
+        def locked(*args, **kwargs):
+            bound = sig.bind(*args, **kwargs)
+            dataset = Path(bound.arguments[first])
+            out = bound.arguments.get("out_dir")
+            with dataset_locks(dataset, dataset / default_folder if out is None else out, kind):
+                return fn(*args, **kwargs)
+
+        return locked
+
+    return decorate
+
+
+def reads_dataset(fn):
+    """Decorator for ``fn(dataset_dir, ...)`` that only reads the dataset (and
+    writes one file atomically): runs it under the dataset's read lock."""
+    from dropsynth.outlock import DatasetReadLock
+
+    sig = inspect.signature(fn)
+    first = next(iter(sig.parameters))
+
+    @functools.wraps(fn)
+    def locked(*args, **kwargs):
+        with DatasetReadLock(sig.bind(*args, **kwargs).arguments[first]):
+            return fn(*args, **kwargs)
+
+    return locked

@@ -35,11 +35,27 @@ def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bo
     file must not mix RLE and polygons) and an output folder that is not
     empty (unless ``overwrite`` and it is a previous dropsynth output).
     """
-    from dropsynth.writers.outdir import prepare_output
+    import contextlib
+
+    from dropsynth.outlock import DatasetReadLock, OutputLock
 
     if len(sources) < 2:
         raise ConfigError("merge: give at least two datasets")
     out = Path(out_dir)
+    if out.resolve() in [Path(s).resolve() for s in sources]:
+        raise ConfigError(f"--out {out}: must not be one of the datasets being merged")
+    # --out is held as generate holds it (a second merge or a run there is
+    # refused); each source for reading (refused while a live run writes it).
+    with contextlib.ExitStack() as held:
+        held.enter_context(OutputLock(out.resolve(), label=f"--out {out}"))
+        for src in sources:
+            held.enter_context(DatasetReadLock(src))
+        return _merge(sources, out, overwrite)
+
+
+def _merge(sources: list[str | Path], out: Path, overwrite: bool) -> dict:
+    from dropsynth.writers.outdir import prepare_output
+
     datas = [open_dataset(src).coco for src in sources]
     formats = {d.get("info", {}).get("mask_format") for d in datas}
     if len(formats) > 1:
@@ -50,8 +66,6 @@ def merge_datasets(sources: list[str | Path], out_dir: str | Path, overwrite: bo
     if len(conventions) > 1:
         raise ConfigError(f"merge: the datasets use different polygon conventions ({', '.join(sorted(conventions))}); "
                           f"one COCO file must not mix them")
-    if out.resolve() in [Path(s).resolve() for s in sources]:
-        raise ConfigError(f"--out {out}: must not be one of the datasets being merged")
     prepare_output(out, overwrite)
     categories: dict[str, dict] = {}
     licenses: dict[str, dict] = {}

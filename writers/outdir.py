@@ -15,8 +15,9 @@ import shutil
 from pathlib import Path
 
 from dropsynth import __version__
+from dropsynth.atomic import write_json_atomic, write_text_atomic
 from dropsynth.errors import ConfigError
-from dropsynth.writers.files import refuse_unless_ours
+from dropsynth.writers.files import marker_state, refuse_unless_ours
 
 MARKER = ".dropsynth"  # written first: marks a folder as ours (safe to --overwrite, --resume)
 RUN_CONFIG = "run_config.json"  # what a resumed run must match
@@ -81,13 +82,22 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
     if entries and resume:
         saved = out_dir / RUN_CONFIG
         if not saved.is_file():
+            if marker_state(out_dir / MARKER)[0] != "missing" and not (out_dir / RUN_JSON).exists():
+                raise ConfigError(f"--resume: {saved}: not found: the run in {out_dir} stopped before it saved its "
+                                  f"config, so it wrote no frames; start it again with --overwrite")
             raise ConfigError(f"--resume: {out_dir} has no {RUN_CONFIG}; it is not a dropsynth run to resume")
-        old = json.loads(saved.read_text())
+        try:
+            old = json.loads(saved.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"--resume: {saved}: damaged, cannot read the config to match "
+                              f"({getattr(e, 'strerror', None) or e}); start again with --overwrite") from None
         diff = first_difference(old, fingerprint)
         if diff:
             raise ConfigError(f"--resume: {out_dir} was made with a different config: {diff}; "
                               f"use another --out, or --overwrite to start again")
         remove_temporaries(out_dir, all_temp_dirs() if temp_dirs is None else temp_dirs)
+        if marker_state(out_dir / MARKER)[0] != "ok":  # torn by a crash of an older version: made whole
+            _write_marker(out_dir)
         return True
     if entries:
         refuse_unless_ours(f"--out {out_dir}", out_dir, overwrite, MARKER, "output",
@@ -101,14 +111,19 @@ def prepare_output(out_dir: Path, overwrite: bool, resume: bool = False, fingerp
                 os.replace(p, out_dir / REPLACED / name)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / MARKER).write_text(json.dumps({"tool": "dropsynth", "version": __version__}) + "\n")
+        _write_marker(out_dir)
         if fingerprint is not None:
-            from dropsynth.atomic import write_json_atomic
-
             write_json_atomic(out_dir / RUN_CONFIG, fingerprint)
     except OSError as e:
         raise ConfigError(f"--out {out_dir}: cannot write there ({e.strerror or e})") from None
     return False
+
+
+def _write_marker(out_dir: Path) -> None:
+    """``MARKER``, through its temporary name and fsynced: neither a kill nor
+    a power cut leaves it empty or cut off."""
+    write_text_atomic(out_dir / MARKER, json.dumps({"tool": "dropsynth", "version": __version__}) + "\n",
+                      durable=True)
 
 
 class Snapshot:

@@ -14,6 +14,7 @@ import numpy as np
 from dropsynth.atomic import atomic_path
 from dropsynth.errors import DropsynthError
 from dropsynth.writers.dataset import open_dataset
+from dropsynth.writers.files import reads_dataset
 
 
 def _palette(k: int) -> tuple[int, int, int]:
@@ -38,6 +39,7 @@ def _decode(seg, h: int, w: int, convention: str = "edges") -> np.ndarray:
     return mask_util.decode(rle).astype(bool)
 
 
+@reads_dataset
 def write_preview(dataset_dir: str | Path, out_path: str | Path | None = None, max_frames: int = 12,
                   thumb_width: int = 480) -> Path:
     """Draw up to ``max_frames`` frames (evenly spread over the run) in a grid.

@@ -20,6 +20,7 @@ import numpy as np
 from dropsynth.atomic import write_bytes_atomic
 from dropsynth.errors import DropsynthError
 from dropsynth.writers.dataset import open_dataset
+from dropsynth.writers.files import holds_dataset
 
 # COCOeval's object sizes, by annotation ``area`` (mask pixels): small < 32², medium 32²..96², large >= 96².
 SMALL_AREA = 32 ** 2
@@ -452,6 +453,7 @@ def _html(name: str, stats: dict, raw: dict, grid_png: bytes | None) -> str:
             + "\n".join(parts) + "\n</body>\n</html>\n")
 
 
+@holds_dataset("stats", "statistics report")
 def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Write ``report.html`` and ``stats.json`` (and the sample grid ``preview.png``)
     into ``out_dir`` (default ``DIR/stats``). Returns (html path, json path)."""

@@ -39,7 +39,7 @@ import numpy as np
 
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.writers.dataset import open_dataset
-from dropsynth.writers.files import check_replaceable, export_folder, link_or_copy
+from dropsynth.writers.files import check_replaceable, export_folder, holds_dataset, link_or_copy
 from dropsynth.writers.splits import DEFAULT_RATIOS, normalize_ratios, split_of_images
 
 __all__ = ["export_yolo", "yolo_box", "yolo_polygon", "largest_polygon", "object_mask", "center_polygon", "MARKER",
@@ -169,6 +169,7 @@ def _check_out_dir(out: Path, overwrite: bool) -> bool:
     return check_replaceable(out, overwrite, MARKER, "YOLO")
 
 
+@holds_dataset("yolo", "YOLO export")
 def export_yolo(dataset_dir: str | Path, out_dir: str | Path | None = None, task: str = "detect",
                 ratios: dict[str, float] | None = None, seed: int | None = None,
                 overwrite: bool = False, convention: str = "centers") -> Path:

@@ -33,6 +33,7 @@ __all__ = ["train", "prepare_data", "TRAIN_META", "resolve_device", "read_meta"]
 log = logging.getLogger(__name__)
 
 TRAIN_META = "dropsynth_train.json"
+TRAINING = ".training"  # the pid of a run in progress: marks its folder as ours until TRAIN_META is written
 MODELS = {"detect": "yolov8n.yaml", "segment": "yolov8n-seg.yaml"}
 
 
@@ -168,11 +169,11 @@ def train(data: str | Path, out: str | Path, *, val: str | Path | None = None, e
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise ConfigError(f"--out {out}: exists and is not empty (use --overwrite to replace it)")
-        if not (out / TRAIN_META).is_file() and not (out / ".training").is_file():
+        if not (out / TRAIN_META).is_file() and not _training_marker(out):
             raise ConfigError(f"--out {out}: not a dropsynth training run; refusing to replace it")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / ".training").write_text(str(os.getpid()))  # marks a run in progress as ours
+    write_text_atomic(out / TRAINING, str(os.getpid()), durable=True)  # marks a run in progress as ours
     prep = prepare_data(data, out / "data", val=val, task=task)
     data, val_ds, cats = prep["data"], prep["val"], prep["categories"]
     data_yaml, n_train, n_val = prep["data_yaml"], prep["train_images"], prep["val_images"]
@@ -221,8 +222,26 @@ def train(data: str | Path, out: str | Path, *, val: str | Path | None = None, e
     if not Path(record["weights"]).is_file():
         raise DropsynthError(f"{out}: training ended without weights/best.pt")
     write_text_atomic(out / TRAIN_META, json.dumps(record, indent=2) + "\n")
-    (out / ".training").unlink(missing_ok=True)
+    (out / TRAINING).unlink(missing_ok=True)
     return record
+
+
+def _training_marker(out: Path) -> bool:
+    """Whether ``out`` holds our in-progress marker. A damaged one (empty, not
+    a pid: a crash while a version before the atomic write wrote it) still
+    counts, with a warning: only this function's run writes that name, into
+    a folder it has just made or emptied."""
+    mark = out / TRAINING
+    if not mark.is_file():
+        return False
+    try:
+        text = mark.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    if not text.isdigit():
+        log.warning("%s: damaged marker (%s): a training run stopped while writing it; only dropsynth utility train "
+                    "writes this name, so %s is still replaced", mark, "not a pid" if text else "empty", out)
+    return True
 
 
 def _ratios_of(dataset: Path) -> dict:

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import run_cli
+from .helpers import run_cli
 from dropsynth.pipeline import default_workers
 
 ROOT = Path(__file__).resolve().parents[2]

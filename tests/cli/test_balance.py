@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import generate_ok
+from .helpers import generate_ok
 
 pytestmark = pytest.mark.render
 

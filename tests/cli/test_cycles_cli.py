@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import generate_ok, run_cli, tree_hashes
+from .helpers import generate_ok, run_cli, tree_hashes
 from dropsynth.render.cycles_plan import bpy_available
 
 needs_bpy = pytest.mark.skipif(not bpy_available(), reason="needs the cycles extra (bpy)")

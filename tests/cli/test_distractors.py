@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import generate_ok
+from .helpers import generate_ok
 from dropsynth import config
 from dropsynth.assets.catalog import for_run
 from dropsynth.scenes import builders

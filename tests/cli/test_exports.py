@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from conftest import run_cli
+from .helpers import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.render]
 

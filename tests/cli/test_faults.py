@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, tree_hashes
+from .helpers import run_cli, tree_hashes
 
 pytestmark = [pytest.mark.slow, pytest.mark.render]
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import SMALL, run_cli, tree_hashes
+from .helpers import SMALL, run_cli, tree_hashes
 
 pytestmark = [pytest.mark.slow, pytest.mark.render]
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from dropsynth.writers import grasps as gw
 
-from conftest import generate_ok, run_cli, tree_hashes
+from .helpers import generate_ok, run_cli, tree_hashes
 
 pytestmark = pytest.mark.render
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import generate_ok, tree_hashes
+from .helpers import generate_ok, tree_hashes
 
 pytestmark = pytest.mark.render
 

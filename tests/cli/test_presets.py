@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import generate_ok
+from .helpers import generate_ok
 from dropsynth import config
 
 W, H = 320, 240

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli, tree_hashes
+from .helpers import run_cli, tree_hashes
 
 pytestmark = [pytest.mark.slow, pytest.mark.render]
 

@@ -15,7 +15,7 @@ import yaml
 from dropsynth.errors import ConfigError
 from dropsynth.utility.score import gt_as_results
 
-from conftest import run_cli
+from .helpers import run_cli
 
 pytestmark = pytest.mark.render
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import generate_ok, run_cli, tree_hashes
+from .helpers import generate_ok, run_cli, tree_hashes
 from dropsynth.annotate import largest_component, rle_to_mask
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.writers.splits import assign_splits, scene_key

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer_data import instance_mask, load
+from .consumer_data import instance_mask, load
 from dropsynth.writers.datumaro import export_datumaro
 
 pytestmark = [pytest.mark.consumers, pytest.mark.render,

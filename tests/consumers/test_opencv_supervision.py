@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer_data import instance_mask, iou, load
+from .consumer_data import instance_mask, iou, load
 from dropsynth.annotate import centers_to_mask, largest_component
 from dropsynth.writers.yolo import export_yolo
 

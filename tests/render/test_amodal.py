@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dropsynth.annotate import annotate_frame
-from test_render import (H, W, K, camera, catalog, look_at, make_scene, pixel_rays, ray_sphere,  # noqa: F401
+from .test_render import (H, W, K, camera, catalog, look_at, make_scene, pixel_rays, ray_sphere,  # noqa: F401
                          renderer, sphere_objects)
 
 pytestmark = pytest.mark.render
@@ -58,7 +58,7 @@ def test_visible_fraction_behind_a_box_placed_by_the_test(renderer, catalog):
     """A sphere partly hidden by a box between it and the camera: visib_fract
     is the ray-cast fraction of the sphere's pixels that the box leaves free."""
     from dropsynth.types import ObjectSpec, Primitive
-    from test_render import ray_box
+    from .test_render import ray_box
 
     box_asset = next(a for a in catalog.assets if a.primitive_kind == "box")
     sphere = sphere_objects(catalog, {2: SPHERES[2]})[0]

@@ -7,7 +7,7 @@ import pytest
 
 from dropsynth.types import LightSpec, ObjectSpec
 
-from test_render import CAM_OBJ, SPHERES, H, W, camera, catalog, look_at, make_scene, sphere_objects  # noqa: F401
+from .test_render import CAM_OBJ, SPHERES, H, W, camera, catalog, look_at, make_scene, sphere_objects  # noqa: F401
 
 pytestmark = pytest.mark.render
 

@@ -6,7 +6,7 @@ import pytest
 
 from dropsynth import groundtruth as gt
 from dropsynth.annotate import annotate_frame
-from test_render import (CAM_TABLE, H, W, K, camera, catalog, look_at, make_scene,  # noqa: F401
+from .test_render import (CAM_TABLE, H, W, K, camera, catalog, look_at, make_scene,  # noqa: F401
                          renderer, sphere_objects)
 
 pytestmark = pytest.mark.render

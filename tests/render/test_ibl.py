@@ -12,7 +12,7 @@ from dropsynth import config
 from dropsynth.errors import RenderBackendError
 from dropsynth.render import environment, realism
 
-from test_render import CAM_OBJ, SPHERES, H, W, camera, catalog, make_scene, sphere_objects  # noqa: F401
+from .test_render import CAM_OBJ, SPHERES, H, W, camera, catalog, make_scene, sphere_objects  # noqa: F401
 
 
 

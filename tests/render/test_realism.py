@@ -10,7 +10,7 @@ from dropsynth import config
 from dropsynth.render import post, realism
 from dropsynth.types import LightSpec, ObjectSpec, Primitive
 
-from test_render import (CAM_OBJ, SPHERES, H, W, camera, catalog, look_at, make_scene, mesh_objects,  # noqa: F401
+from .test_render import (CAM_OBJ, SPHERES, H, W, camera, catalog, look_at, make_scene, mesh_objects,  # noqa: F401
                          pixel_rays, ray_box, sphere_objects)
 
 pytestmark = pytest.mark.render

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_realism import BOX, CAM_TOP, _box_scene, _cfg, _frame, _sun
-from test_render import H, W, camera, catalog, pixel_rays  # noqa: F401
+from .test_realism import BOX, CAM_TOP, _box_scene, _cfg, _frame, _sun
+from .test_render import H, W, camera, catalog, pixel_rays  # noqa: F401
 
 pytestmark = pytest.mark.render
 

@@ -1,0 +1,1 @@
+"""Tests package: see tests/__init__.py."""
