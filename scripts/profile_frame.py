@@ -37,7 +37,8 @@ SUB = {  # sub-stage -> (module, attribute path)
     "render.set_scene": ("dropsynth.render.pyrender_backend", "PyrenderRenderer.set_scene"),
     "render.frame_pass": ("dropsynth.render.frame_pass", "FramePass.render"),
     "annotate.instance_masks": ("dropsynth.annotate", "instance_masks"),
-    "annotate.polygons": ("dropsynth.annotate", "mask_to_polygons"),
+    "annotate.polygons": ("dropsynth.annotate", "mask_to_polygons"),  # one mask at a time (yolo, older code)
+    "annotate.polygons_frame": ("dropsynth.annotate", "masks_to_polygons"),  # a frame's masks together
     "write.encode_png": ("dropsynth.writers.png", "encode_png"),
     "write.depth_units": ("dropsynth.writers.images", "depth_to_png_units"),
 }
@@ -56,7 +57,9 @@ def _instrument(acc: dict) -> None:
         *head, attr = path.split(".")
         for h in head:
             owner = getattr(owner, h)
-        fn = getattr(owner, attr)
+        fn = getattr(owner, attr, None)
+        if fn is None:  # not in this version of the code
+            continue
 
         def timed(*a, _fn=fn, _name=name, **k):
             t0 = time.process_time()
