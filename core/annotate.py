@@ -265,12 +265,30 @@ def _point_in_loop(pt: tuple[float, float], loop: np.ndarray) -> bool:
     x, y = pt
     xs = loop[:, 0].astype(np.float64)
     ys = loop[:, 1].astype(np.float64)
-    xe = np.roll(xs, -1)
-    ye = np.roll(ys, -1)
+    xe = np.concatenate((xs[1:], xs[:1]))  # each edge's end (np.roll's values, without its overhead)
+    ye = np.concatenate((ys[1:], ys[:1]))
     cross = (ys > y) != (ye > y)
     with np.errstate(divide="ignore", invalid="ignore"):
         xint = xs + (y - ys) * (xe - xs) / (ye - ys)
     return bool(np.count_nonzero(cross & (xint > x)) % 2)
+
+
+def _edge_above(outer: np.ndarray, hx, hy, strictly: bool) -> tuple[int, int]:
+    """(i, y) of the lowest horizontal edge ``outer[i] -> outer[i + 1]`` (the
+    first such i on a tie) that spans column ``hx`` at a row above ``hy``
+    (or at it, unless ``strictly``): where a vertical cut up from (hx, hy)
+    meets the loop."""
+    a = outer
+    b = np.concatenate((outer[1:], outer[:1]))
+    ay = a[:, 1]
+    ok = (ay == b[:, 1]) & ((ay < hy) if strictly else (ay <= hy))
+    ok &= (np.minimum(a[:, 0], b[:, 0]) <= hx) & (hx <= np.maximum(a[:, 0], b[:, 0]))
+    cand = np.flatnonzero(ok)
+    if cand.size == 0:  # cannot happen for a hole enclosed by outer
+        raise DropsynthError("internal error: hole not enclosed by its outer boundary")
+    y = ay[cand]
+    i = int(cand[int(np.argmax(y))])  # argmax: the first of the highest-numbered (lowest on screen) rows
+    return i, int(ay[i])
 
 
 def _bridge(outer: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -283,17 +301,7 @@ def _bridge(outer: np.ndarray, hole: np.ndarray) -> np.ndarray:
     hx, hy = hole[0]
     # A vertical line through the hole's first vertex meets the outer loop on
     # a horizontal edge above it (the outer loop encloses the hole).
-    best = None
-    n = outer.shape[0]
-    for i in range(n):
-        a = outer[i]
-        b = outer[(i + 1) % n]
-        if a[1] == b[1] and a[1] < hy and min(a[0], b[0]) <= hx <= max(a[0], b[0]):
-            if best is None or a[1] > best[1]:
-                best = (i, int(a[1]))
-    if best is None:  # cannot happen for a hole enclosed by outer; keep the hole unfilled-safe
-        raise DropsynthError("internal error: hole not enclosed by its outer boundary")
-    i, oy = best
+    i, oy = _edge_above(outer, hx, hy, strictly=True)
     join = np.array([[hx, oy]])
     return np.concatenate([outer[: i + 1], join, hole, hole[:1], join, outer[i + 1:]])
 
@@ -349,17 +357,7 @@ def _bridge_centers(outer: np.ndarray, hole: np.ndarray) -> np.ndarray:
     k = int(np.lexsort((hole[:, 0], hole[:, 1]))[0])
     hole = np.roll(hole, -k, axis=0)
     hx, hy = int(hole[0, 0]), int(hole[0, 1])
-    best = None
-    n = outer.shape[0]
-    for i in range(n):
-        a = outer[i]
-        b = outer[(i + 1) % n]
-        if a[1] == b[1] and a[1] <= hy and min(a[0], b[0]) <= hx <= max(a[0], b[0]):
-            if best is None or a[1] > best[1]:
-                best = (i, int(a[1]))
-    if best is None:
-        raise DropsynthError("internal error: hole not enclosed by its outer boundary")
-    i, oy = best
+    i, oy = _edge_above(outer, hx, hy, strictly=False)
     join = np.array([[hx, oy]])
     return np.concatenate([outer[: i + 1], join, hole, hole[:1], join, outer[i + 1:]])
 
