@@ -225,6 +225,7 @@ class FramePass:
         self._textures: set = set()
         self._frame = 0
         self._cached_scene, self._cache = None, {}  # see _scene_cache
+        self._read_buffers: dict = {}  # (shape, dtype) -> the array glReadPixels writes into
 
     # -- GL objects -------------------------------------------------------------
 
@@ -296,6 +297,7 @@ class FramePass:
         return self._fb
 
     def _delete_framebuffers(self) -> None:
+        self._read_buffers = {}
         if self._fb is None:
             return
         from OpenGL import GL
@@ -520,14 +522,31 @@ class FramePass:
         GL.glPolygonMode(GL.GL_FRONT_AND_BACK, GL.GL_FILL)
 
     def _read(self, attachment, fmt, gl_type, dtype, channels: int = 1) -> np.ndarray:
+        """One attachment of the framebuffer as a new (H, W[, channels]) array, top row first.
+
+        The pixels come into a buffer kept per shape and type (PyOpenGL's
+        glReadPixels allocated and zeroed one per call), then are copied
+        flipped into the array returned; a GL error stops here, before a
+        stale buffer could be returned."""
         from OpenGL import GL
 
+        from dropsynth.render.gl import raw_gl
+
+        raw = raw_gl()
         width, height = self._fb[:2]
+        shape = (height, width, channels) if channels > 1 else (height, width)
+        buf = self._read_buffers.get((shape, dtype))
+        if buf is None:
+            buf = self._read_buffers[(shape, dtype)] = np.empty(shape, dtype)
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
         GL.glReadBuffer(attachment)
-        a = np.frombuffer(GL.glReadPixels(0, 0, width, height, fmt, gl_type), dtype)
-        shape = (height, width, channels) if channels > 1 else (height, width)
-        return np.ascontiguousarray(a.reshape(shape)[::-1])  # GL rows run bottom-up
+        raw.glReadPixels(0, 0, width, height, int(fmt), int(gl_type), buf.ctypes.data)
+        err = raw.glGetError()
+        if err:
+            from dropsynth.errors import RenderBackendError
+
+            raise RenderBackendError(f"reading the {width}x{height} frame failed (GL error 0x{err:x})")
+        return buf[::-1].copy()  # GL rows run bottom-up
 
     def _draw(self, scene, node_ids: dict, draw_order: list, frame: tuple, ids_only: bool) -> None:
         from OpenGL import GL

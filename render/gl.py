@@ -92,6 +92,8 @@ class _RawGL:
         "glUniformMatrix4fv": (None, ("int", "int", "ubyte", "ptr")),
         "glDrawElementsInstanced": (None, ("uint", "int", "uint", "ptr", "int")),
         "glDrawArraysInstanced": (None, ("uint", "int", "int", "int")),
+        "glReadPixels": (None, ("int", "int", "int", "int", "uint", "uint", "ptr")),
+        "glGetError": ("uint", ()),
     }
 
     def __init__(self):
@@ -99,11 +101,11 @@ class _RawGL:
 
         from OpenGL import platform
 
-        types = {"uint": ctypes.c_uint, "int": ctypes.c_int, "float": ctypes.c_float, "ubyte": ctypes.c_ubyte,
+        types = {None: None, "uint": ctypes.c_uint, "int": ctypes.c_int, "float": ctypes.c_float, "ubyte": ctypes.c_ubyte,
                  "ptr": ctypes.c_void_p}
         dll = platform.PLATFORM.GL
         for name, (res, args) in self.SIGNATURES.items():
-            proto = ctypes.CFUNCTYPE(res, *(types[a] for a in args))
+            proto = ctypes.CFUNCTYPE(types[res], *(types[a] for a in args))
             try:
                 fn = proto((name, dll))
             except AttributeError:  # not exported by this libGL: ask the platform (EGL) for it
