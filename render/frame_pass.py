@@ -352,6 +352,7 @@ class FramePass:
         for t in self._textures:
             t.delete()
         self._meshes, self._textures = set(), set()
+        self._cached_scene, self._cache = None, {}
 
     # -- drawing ----------------------------------------------------------------
 
