@@ -161,18 +161,25 @@ def _lights(scene, light_nodes: list) -> tuple:
 def _draw_primitive(GL, primitive, cull: bool | None) -> bool:
     """Draw one pyrender primitive, all its instances, culling back faces
     unless its material is double-sided; ``cull`` is the culling state set
-    so far (None: unknown), the state now set is returned."""
+    so far (None: unknown), the state now set is returned. ``GL``: PyOpenGL's
+    module or ``gl.raw_gl()`` (the same calls, unchecked)."""
     want_cull = not primitive.material.doubleSided
     if want_cull != cull:
-        (GL.glEnable if want_cull else GL.glDisable)(GL.GL_CULL_FACE)
+        (GL.glEnable if want_cull else GL.glDisable)(GL_CULL_FACE)
         cull = want_cull
-    primitive._bind()
+    if primitive._vaid is None:  # what pyrender's _bind() says
+        raise ValueError("Cannot bind a Mesh that has not been added to a context")
+    GL.glBindVertexArray(primitive._vaid)
     n_inst = 1 if primitive.poses is None else len(primitive.poses)
     if primitive.indices is not None:
-        GL.glDrawElementsInstanced(primitive.mode, primitive.indices.size, GL.GL_UNSIGNED_INT, None, n_inst)
+        GL.glDrawElementsInstanced(primitive.mode, primitive.indices.size, GL_UNSIGNED_INT, None, n_inst)
     else:
         GL.glDrawArraysInstanced(primitive.mode, 0, len(primitive.positions), n_inst)
     return cull
+
+
+GL_CULL_FACE, GL_UNSIGNED_INT = 0x0B44, 0x1405  # OpenGL's constants (the raw calls take plain ints)
+
 
 class FramePass:
     """Renders (rgb, depth_m, instance_ids) of a pyrender scene from its main camera.
@@ -217,6 +224,8 @@ class FramePass:
         self._meshes: set = set()  # meshes whose buffers are in the context
         self._textures: set = set()
         self._frame = 0
+        self._cached_scene, self._cache = None, {}  # see _scene_cache
+        self._read_buffers: dict = {}  # (shape, dtype) -> the array glReadPixels writes into
 
     # -- GL objects -------------------------------------------------------------
 
@@ -288,6 +297,7 @@ class FramePass:
         return self._fb
 
     def _delete_framebuffers(self) -> None:
+        self._read_buffers = {}
         if self._fb is None:
             return
         from OpenGL import GL
@@ -342,6 +352,7 @@ class FramePass:
         for t in self._textures:
             t.delete()
         self._meshes, self._textures = set(), set()
+        self._cached_scene, self._cache = None, {}
 
     # -- drawing ----------------------------------------------------------------
 
@@ -437,7 +448,7 @@ class FramePass:
         for node in nodes:
             if not node.mesh.is_visible:
                 continue
-            pose = np.asarray(scene.get_pose(node), np.float32)
+            pose = self.pose(scene, node)[1]
             for primitive in node.mesh.primitives:
                 prog = self._program(primitive, False, depth_only=True)
                 if prog is not current:
@@ -471,9 +482,33 @@ class FramePass:
     def _frame_uniforms(self, scene, light_nodes) -> tuple:
         V, P = self.renderer._get_camera_matrices(scene)
         self._frame += 1
-        return (self._frame, np.asarray(V, np.float32), np.asarray(P, np.float32),
+        lights = self._scene_cache(scene).get(("lights", tuple(light_nodes)))
+        if lights is None:  # the lights do not move between the views of a scene
+            lights = self._scene_cache(scene)[("lights", tuple(light_nodes))] = _lights(scene, light_nodes)
+        return (self._frame, np.ascontiguousarray(V, np.float32), np.ascontiguousarray(P, np.float32),
                 np.asarray(scene.get_pose(scene.main_camera_node)[:3, 3], np.float32),
-                np.asarray(scene.ambient_light, np.float32), _lights(scene, light_nodes))
+                np.asarray(scene.ambient_light, np.float32), lights)
+
+    def _scene_cache(self, scene) -> dict:
+        """What stays the same between the views of ``scene`` (mesh poses, light uniforms),
+        dropped when another scene is drawn."""
+        if self._cached_scene is not scene:
+            self._cached_scene, self._cache = scene, {}
+        return self._cache
+
+    def pose(self, scene, node) -> tuple[np.ndarray, np.ndarray]:
+        """``scene.get_pose(node)`` as float64 and as C-contiguous float32, kept
+        while the node's matrix is the same object (pyrender's get_pose walks
+        the scene graph and allocates: ~25 us a call, tens of calls a view)."""
+        cache = self._scene_cache(scene)
+        hit = cache.get(node)
+        if hit is not None and hit[0] is node._matrix:
+            return hit[1], hit[2]
+        pose = scene.get_pose(node)
+        pose32 = np.ascontiguousarray(pose, np.float32)
+        if len(scene._path_cache.get(node, ())) == 2:  # a top-level node: its pose is its own matrix
+            cache[node] = (node._matrix, pose, pose32)
+        return pose, pose32
 
     @staticmethod
     def _gl_state(width: int, height: int) -> None:
@@ -488,70 +523,97 @@ class FramePass:
         GL.glPolygonMode(GL.GL_FRONT_AND_BACK, GL.GL_FILL)
 
     def _read(self, attachment, fmt, gl_type, dtype, channels: int = 1) -> np.ndarray:
+        """One attachment of the framebuffer as a new (H, W[, channels]) array, top row first.
+
+        The pixels come into a buffer kept per shape and type (PyOpenGL's
+        glReadPixels allocated and zeroed one per call), then are copied
+        flipped into the array returned; a GL error stops here, before a
+        stale buffer could be returned."""
         from OpenGL import GL
 
+        from dropsynth.render.gl import raw_gl
+
+        raw = raw_gl()
         width, height = self._fb[:2]
+        shape = (height, width, channels) if channels > 1 else (height, width)
+        buf = self._read_buffers.get((shape, dtype))
+        if buf is None:
+            buf = self._read_buffers[(shape, dtype)] = np.empty(shape, dtype)
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
         GL.glReadBuffer(attachment)
-        a = np.frombuffer(GL.glReadPixels(0, 0, width, height, fmt, gl_type), dtype)
-        shape = (height, width, channels) if channels > 1 else (height, width)
-        return np.ascontiguousarray(a.reshape(shape)[::-1])  # GL rows run bottom-up
+        raw.glReadPixels(0, 0, width, height, int(fmt), int(gl_type), buf.ctypes.data)
+        err = raw.glGetError()
+        if err:
+            from dropsynth.errors import RenderBackendError
+
+            raise RenderBackendError(f"reading the {width}x{height} frame failed (GL error 0x{err:x})")
+        return buf[::-1].copy()  # GL rows run bottom-up
 
     def _draw(self, scene, node_ids: dict, draw_order: list, frame: tuple, ids_only: bool) -> None:
         from OpenGL import GL
 
+        from dropsynth.render.gl import raw_gl
+
+        raw = raw_gl()  # the per-draw calls, without PyOpenGL's conversions and error checks
         frame_id, V, P, cam_pos, ambient, (n_lights, lpos, lrad, lspot, lcone) = frame
         key = (frame_id, ids_only)
         GL.glCullFace(GL.GL_BACK)
         cull = None
+        current = None
         for node in draw_order:
             if not node.mesh.is_visible:
                 continue
-            pose = np.asarray(scene.get_pose(node), np.float32)
+            pose = self.pose(scene, node)[1]  # (held here: the raw calls take its address)
             look = None if ids_only else self.looks.get(node)
             baked = node is self._baked_node
+            object_id = int(node_ids[node])
             for primitive in node.mesh.primitives:
                 prog = self._program(primitive, ids_only, look=look is not None, baked=baked)
-                GL.glUseProgram(prog.id)
+                if prog is not current:
+                    raw.glUseProgram(prog.id)
+                    current = prog
+                loc = prog.loc
                 if prog.frame != key:
                     prog.frame = key
-                    GL.glUniformMatrix4fv(prog.loc("V"), 1, GL.GL_TRUE, V)
-                    GL.glUniformMatrix4fv(prog.loc("P"), 1, GL.GL_TRUE, P)
+                    raw.glUniformMatrix4fv(loc("V"), 1, 1, V.ctypes.data)
+                    raw.glUniformMatrix4fv(loc("P"), 1, 1, P.ctypes.data)
                     if not ids_only:
-                        GL.glUniform3fv(prog.loc("cam_pos"), 1, cam_pos)
-                        GL.glUniform3fv(prog.loc("ambient_light"), 1, ambient)
-                        GL.glUniform1i(prog.loc("n_lights"), n_lights)
-                        GL.glUniform4fv(prog.loc("light_position"), MAX_LIGHTS, lpos)
-                        GL.glUniform3fv(prog.loc("light_radiance"), MAX_LIGHTS, lrad)
-                        GL.glUniform3fv(prog.loc("light_spot_dir"), MAX_LIGHTS, lspot)
-                        GL.glUniform2fv(prog.loc("light_cone"), MAX_LIGHTS, lcone)
+                        raw.glUniform3fv(loc("cam_pos"), 1, cam_pos.ctypes.data)
+                        raw.glUniform3fv(loc("ambient_light"), 1, ambient.ctypes.data)
+                        raw.glUniform1i(loc("n_lights"), n_lights)
+                        raw.glUniform4fv(loc("light_position"), MAX_LIGHTS, lpos.ctypes.data)
+                        raw.glUniform3fv(loc("light_radiance"), MAX_LIGHTS, lrad.ctypes.data)
+                        raw.glUniform3fv(loc("light_spot_dir"), MAX_LIGHTS, lspot.ctypes.data)
+                        raw.glUniform2fv(loc("light_cone"), MAX_LIGHTS, lcone.ctypes.data)
                         if self.realism:
                             self._realism_uniforms(prog)
-                GL.glUniformMatrix4fv(prog.loc("M"), 1, GL.GL_TRUE, pose)
-                GL.glUniform1ui(prog.loc("object_id"), int(node_ids[node]))
+                raw.glUniformMatrix4fv(loc("M"), 1, 1, pose.ctypes.data)
+                raw.glUniform1ui(loc("object_id"), object_id)
                 material = primitive.material
                 if not ids_only:
                     base, metallic, rough, emissive, base_tex, mr_tex = _material_values(material)
-                    GL.glUniform4fv(prog.loc("material.base_color_factor"), 1, np.asarray(base, np.float32))
-                    GL.glUniform1f(prog.loc("material.metallic_factor"), metallic)
-                    GL.glUniform1f(prog.loc("material.roughness_factor"), rough)
-                    GL.glUniform3fv(prog.loc("material.emissive_factor"), 1, np.asarray(emissive, np.float32))
+                    base = np.ascontiguousarray(base, np.float32)
+                    emissive = np.ascontiguousarray(emissive, np.float32)
+                    raw.glUniform4fv(loc("material.base_color_factor"), 1, base.ctypes.data)
+                    raw.glUniform1f(loc("material.metallic_factor"), metallic)
+                    raw.glUniform1f(loc("material.roughness_factor"), rough)
+                    raw.glUniform3fv(loc("material.emissive_factor"), 1, emissive.ctypes.data)
                     if look is not None:
-                        GL.glUniform4f(prog.loc("look"), look.hue, look.saturation, look.value, look.roughness)
-                        GL.glUniform2f(prog.loc("wear"), look.wear, look.wear_seed)
+                        GL.glUniform4f(loc("look"), look.hue, look.saturation, look.value, look.roughness)
+                        GL.glUniform2f(loc("wear"), look.wear, look.wear_seed)
                     unit = 0
                     normal_tex = material.normalTexture if "surfaces" in self.realism else None
                     for tex, name in ((base_tex, "material.base_color_texture"),
                                       (mr_tex, "material.metallic_roughness_texture"),
                                       (normal_tex, "material.normal_texture")):
-                        if tex is not None and prog.loc(name) >= 0:
+                        if tex is not None and loc(name) >= 0:
                             GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
                             tex._bind()
-                            GL.glUniform1i(prog.loc(name), unit)
+                            raw.glUniform1i(loc(name), unit)
                             unit += 1
-                cull = _draw_primitive(GL, primitive, cull)
-        GL.glUseProgram(0)
-        GL.glBindVertexArray(0)
+                cull = _draw_primitive(raw, primitive, cull)
+        raw.glUseProgram(0)
+        raw.glBindVertexArray(0)
 
     def _realism_uniforms(self, prog) -> None:
         """Per-frame uniforms of the realism effects (programs that declare them)."""

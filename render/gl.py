@@ -63,3 +63,65 @@ def draw_fullscreen_triangle() -> None:
     GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
     GL.glBindVertexArray(0)
     GL.glDeleteVertexArrays(1, [vao])
+
+
+class _RawGL:
+    """The GL entry points called per draw, as plain ctypes functions.
+
+    PyOpenGL's wrappers convert every argument in Python and call
+    ``glGetError`` after each call (about 5 us a call for an array uniform,
+    a few hundred calls a view). These take ints, floats and array addresses
+    (``ndarray.ctypes.data`` of a C-contiguous float32 array) as they are and
+    check nothing: an error they cause is still raised, by the next
+    PyOpenGL call (every view ends with PyOpenGL's checked glReadPixels).
+    Made with ``raw_gl()`` after ``ensure_gl()``.
+    """
+
+    # name -> (result, argument types)
+    SIGNATURES = {
+        "glUseProgram": (None, ("uint",)),
+        "glBindVertexArray": (None, ("uint",)),
+        "glEnable": (None, ("uint",)),
+        "glDisable": (None, ("uint",)),
+        "glUniform1i": (None, ("int", "int")),
+        "glUniform1ui": (None, ("int", "uint")),
+        "glUniform1f": (None, ("int", "float")),
+        "glUniform2fv": (None, ("int", "int", "ptr")),
+        "glUniform3fv": (None, ("int", "int", "ptr")),
+        "glUniform4fv": (None, ("int", "int", "ptr")),
+        "glUniformMatrix4fv": (None, ("int", "int", "ubyte", "ptr")),
+        "glDrawElementsInstanced": (None, ("uint", "int", "uint", "ptr", "int")),
+        "glDrawArraysInstanced": (None, ("uint", "int", "int", "int")),
+        "glReadPixels": (None, ("int", "int", "int", "int", "uint", "uint", "ptr")),
+        "glGetError": ("uint", ()),
+    }
+
+    def __init__(self):
+        import ctypes
+
+        from OpenGL import platform
+
+        types = {None: None, "uint": ctypes.c_uint, "int": ctypes.c_int, "float": ctypes.c_float, "ubyte": ctypes.c_ubyte,
+                 "ptr": ctypes.c_void_p}
+        dll = platform.PLATFORM.GL
+        for name, (res, args) in self.SIGNATURES.items():
+            proto = ctypes.CFUNCTYPE(types[res], *(types[a] for a in args))
+            try:
+                fn = proto((name, dll))
+            except AttributeError:  # not exported by this libGL: ask the platform (EGL) for it
+                address = platform.PLATFORM.getExtensionProcedure(name.encode())
+                if not address:
+                    raise RenderBackendError(f"OpenGL function {name} not found in {dll._name}") from None
+                fn = proto(address)
+            setattr(self, name, fn)
+
+
+_raw = None
+
+
+def raw_gl() -> _RawGL:
+    """The process's ``_RawGL`` (made on first use; ``ensure_gl()`` first)."""
+    global _raw
+    if _raw is None:
+        _raw = _RawGL()
+    return _raw

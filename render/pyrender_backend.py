@@ -242,7 +242,7 @@ class PyrenderRenderer:
         # fragments (no measurable gain on llvmpipe; a fixed order either way).
         eye = camera.world_T_cam[:3, 3]
         near_first = sorted(self._nodes.values(),
-                            key=lambda n: float(np.sum((self._scene.get_pose(n)[:3, 3] - eye) ** 2)))
+                            key=lambda n: float(np.sum((self._pass.pose(self._scene, n)[0][:3, 3] - eye) ** 2)))
         self._r._platform.make_current()
         r = self._r._renderer
         r.viewport_width, r.viewport_height = self.size

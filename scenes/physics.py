@@ -221,8 +221,8 @@ class PhysicsWorld:
             still = True
             fell = False
             for iid, body in items:
-                v, w = velocity(body, cid)
-                if v[0] * v[0] + v[1] * v[1] + v[2] * v[2] > lin2 or w[0] * w[0] + w[1] * w[1] + w[2] * w[2] > ang2:
+                (vx, vy, vz), (wx, wy, wz) = velocity(body, cid)  # unpacked: no index per component
+                if vx * vx + vy * vy + vz * vz > lin2 or wx * wx + wy * wy + wz * wz > ang2:
                     still = False
                     if where(body, cid)[0][2] < FALL_Z_M:
                         self._remove(iid, body, bodies, removed)

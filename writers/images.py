@@ -67,5 +67,5 @@ class ImageWriter:
         name = frame_name(image_index)
         save_png(self.root / "rgb" / name, rgb, self.level)
         save_png(self.root / "depth" / name, depth_to_png_units(depth_m), self.level)
-        save_png(self.root / "instances" / name, instance_ids.astype(np.uint16), self.level)
+        save_png(self.root / "instances" / name, instance_ids.astype(np.uint16, copy=False), self.level)
         return {"rgb": f"rgb/{name}", "depth": f"depth/{name}", "instances": f"instances/{name}"}

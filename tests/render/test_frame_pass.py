@@ -126,3 +126,55 @@ def test_material_factors_show_in_the_image():
     plastic, _ = _two_sphere_image(0.0, 0.3)
     # A metal has no diffuse light: away from its highlight it is much darker.
     assert np.median(metal[inside].sum(axis=1)) < 0.6 * np.median(plastic[inside].sum(axis=1))
+
+
+def _same_frame(a, b):
+    np.testing.assert_array_equal(a.rgb, b.rgb)
+    np.testing.assert_array_equal(a.depth_m, b.depth_m)
+    np.testing.assert_array_equal(a.instance_ids, b.instance_ids)
+
+
+def test_what_is_kept_between_views_leaves_every_view_as_a_fresh_renderer_draws_it(catalog):
+    """Poses and light uniforms are kept per scene and the per-draw GL calls
+    go straight to the driver: a view drawn after other views, or after an
+    object moved in the pyrender scene, is the frame a fresh renderer makes."""
+    objs = sphere_objects(catalog, SPHERES)
+    scene = make_scene(objs, lights=[_light()])
+    other = camera(look_at([-0.5, 0.4, 0.6], [0.0, 0.0, 0.03]))
+    r = _renderer()
+    try:
+        r.set_scene(scene)
+        first = r.render(camera(CAM_OBJ))
+        r.render(other)
+        _same_frame(r.render(camera(CAM_OBJ)), first)
+        moved = objs[0].world_T_obj.copy()
+        moved[:3, 3] += (-0.1, 0.05, 0.0)
+        r._scene.set_pose(r._nodes[objs[0].instance_id], moved)
+        after = r.render(camera(CAM_OBJ))
+    finally:
+        r.close()
+    fresh = _renderer()
+    try:
+        fresh.set_scene(make_scene(objs, poses={**scene.poses, objs[0].instance_id: moved}, lights=[_light()]))
+        _same_frame(after, fresh.render(camera(CAM_OBJ)))
+    finally:
+        fresh.close()
+    assert ((first.instance_ids == objs[0].instance_id) != (after.instance_ids == objs[0].instance_id)).sum() > 100
+
+
+def test_raw_gl_calls_leave_errors_to_the_next_checked_call(catalog):
+    """An invalid call made through the unchecked entry points is not lost:
+    PyOpenGL's next call raises it."""
+    from OpenGL import GL
+    from OpenGL.error import GLError
+
+    from dropsynth.render.gl import raw_gl
+
+    r = _renderer()
+    try:
+        r._r._platform.make_current()
+        raw_gl().glUseProgram(987654)  # no such program: GL_INVALID_VALUE
+        with pytest.raises(GLError):
+            GL.glGetIntegerv(GL.GL_CURRENT_PROGRAM)
+    finally:
+        r.close()
