@@ -155,6 +155,19 @@ def train(data: str | Path, out: str | Path, *, val: str | Path | None = None, e
     -------
     The training record (also written to ``out/dropsynth_train.json``).
     """
+    from dropsynth.outlock import OutputLock, beside_lock
+
+    out = Path(out).resolve()
+    # Held for the whole training, beside the folder (which --overwrite removes): a second training or an
+    # --overwrite of this folder while it trains is refused in one line naming the holder.
+    with OutputLock(out.parent, lock_path=beside_lock(out), label=f"--out {out}"):
+        return _train(data, out, val=val, epochs=epochs, imgsz=imgsz, time_h=time_h, device=device, seed=seed,
+                      task=task, model=model, batch=batch, workers=workers, fraction=fraction,
+                      overwrite=overwrite, quiet=quiet)
+
+
+def _train(data: str | Path, out: Path, *, val, epochs, imgsz, time_h, device, seed, task, model, batch, workers,
+           fraction, overwrite, quiet) -> dict:
     require_extra()
     if task not in MODELS:
         raise ConfigError(f"--task: expected detect or segment, got {task!r}")

@@ -181,3 +181,23 @@ def test_an_export_of_a_dataset_whose_generate_still_runs_is_refused(tmp_path):
     res = run_cli("export", "yolo", str(out))
     assert res.exit_code == 0, res.output
     assert (out / "yolo" / "data.yaml").is_file() and not (out / LOCK_NAME).exists()
+
+
+def test_a_training_still_running_is_not_replaced(tmp_path):
+    """`utility train --overwrite` onto a folder another training still writes:
+    refused in one line naming the holder, the running training's files kept
+    (it holds a lock beside its folder, since --overwrite removes the folder)."""
+    from dropsynth.errors import ConfigError
+    from dropsynth.utility.train import TRAINING, train
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / TRAINING).write_text("12345")
+    (out / "results.csv").write_text("epoch\n")
+    with held("export", out) as pid:  # what a live train() holds: the lock beside its folder
+        with pytest.raises(ConfigError) as e:
+            train(tmp_path / "no_dataset", out, overwrite=True)
+    msg = str(e.value)
+    assert "\n" not in msg and f"--out {out.resolve()}" in msg and f"pid {pid}" in msg, msg
+    assert sorted(p.name for p in out.iterdir()) == [TRAINING, "results.csv"]
+    assert not any(tmp_path.glob(".*.dropsynth.lock"))  # the holder's lock file went with it
