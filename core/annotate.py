@@ -398,7 +398,9 @@ def masks_to_polygons(masks: list[np.ndarray], offsets: list[tuple[int, int]],
     the same polygons, with the boundaries of all the masks traced in one
     pass (``_boundary_loops_many``): what a frame's annotations use."""
     _check_convention(convention)
-    return [_polygons(loops, o, convention) for loops, o in zip(_boundary_loops_many(masks), offsets)]
+    if len(masks) != len(offsets):
+        raise ValueError(f"{len(masks)} masks but {len(offsets)} offsets")
+    return [_polygons(loops, o, convention) for loops, o in zip(_boundary_loops_many(masks), offsets, strict=True)]
 
 
 def _check_convention(convention: str) -> None:

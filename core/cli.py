@@ -315,11 +315,11 @@ def _grasp_libraries(cfg, packs: list, workers: int, no_progress: bool) -> list[
 
     _, catalog = selected_catalog(cfg, packs)
     meshes = [a for a in catalog.assets if not a.primitive_kind]
-    check_workers(workers, shards=len(meshes))  # one process per asset at most: the limit of generate
+    gripper, params = gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps)
+    check_workers(workers, shards=len(gl.missing_libraries(meshes, gripper, params)))  # one process per build
     with tqdm(total=len(meshes), unit="asset", desc="grasp libraries", disable=no_progress, file=sys.stderr,
               dynamic_ncols=True) as bar:
-        return gl.build_libraries(meshes, gl.gripper_from_config(cfg.grasps), gl.params_from_config(cfg.grasps),
-                                  workers=workers, progress=bar.update)
+        return gl.build_libraries(meshes, gripper, params, workers=workers, progress=bar.update)
 
 
 def _grasp_config(config_path, sets, packs_flag_no_builtin):

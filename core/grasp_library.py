@@ -86,6 +86,12 @@ def _build_one(args) -> dict:
         "seconds": time.perf_counter() - t0, "built": built}
 
 
+def missing_libraries(assets: list[Asset], gripper: Gripper, params: LibraryParams) -> list[Asset]:
+    """The mesh assets whose library is not in the cache yet (what
+    ``build_libraries`` builds, one process per asset at most)."""
+    return [a for a in assets if not a.primitive_kind and not cache_path(a, gripper, params).exists()]
+
+
 def build_libraries(assets: list[Asset], gripper: Gripper, params: LibraryParams, workers: int = 1,
                     progress: Callable[[int], None] | None = None) -> list[dict]:
     """Make sure every mesh asset has a cached library, building the missing
@@ -93,7 +99,7 @@ def build_libraries(assets: list[Asset], gripper: Gripper, params: LibraryParams
     Returns one summary dict per asset (grasps, success_rate, seconds,
     built)."""
     todo = [a for a in assets if not a.primitive_kind]
-    missing = [a for a in todo if not cache_path(a, gripper, params).exists()]
+    missing = missing_libraries(todo, gripper, params)
     out = {}
     for a in todo:
         if a not in missing:

@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,8 +34,15 @@ from dropsynth.errors import ConfigError
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".dropsynth.lock"
-_RECORD_BYTES = 4096  # a reader's record, padded: longer than any holder's record, so one pwrite replaces it whole
-_HELD: dict[str, object] = {}  # lock file -> the lock this process holds on it
+_RECORD_BYTES = 16384  # a reader's record, padded: longer than any holder's (2,000 characters of command, JSON-escaped), so one pwrite replaces it whole
+_HELD: dict[tuple[str, int], object] = {}  # (lock file, thread id) -> the lock that thread holds on it
+
+
+def _key(path: Path) -> tuple[str, int]:
+    """A lock is held once per thread: the thread that holds it (a run and its
+    own exports) takes it again as a no-op; another thread of the process
+    takes it through flock like any other process, and is refused."""
+    return str(path.resolve()), threading.get_ident()
 
 
 def beside_lock(folder: str | Path) -> Path:
@@ -103,6 +111,8 @@ def _open_flocked(path: Path, shared: bool) -> tuple[int | None, dict]:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except PermissionError:
+            if not shared:
+                raise
             fd = os.open(path, os.O_RDONLY)  # a reader of a folder it may not write: a shared flock still works
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
@@ -146,12 +156,13 @@ class OutputLock:
                            f"wait for it to finish or stop it, or choose another folder")
 
     def acquire(self) -> None:
-        key = str(self.path.resolve())
-        if key in _HELD:  # this process holds it already (a run's own exports): nothing to take or release
+        key = _key(self.path)
+        if key in _HELD:  # this thread holds it already (a run's own exports): nothing to take or release
             self.nested = True
             return
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise ConfigError(f"{self.label}: exists and is not a folder")
+        fd = None
         try:
             self.created = not self.out_dir.exists()
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -161,16 +172,20 @@ class OutputLock:
                 raise self._refused(holder) from None
             old = _read(fd)
             if old and old.get("role") != "reading" and _alive_here(old) and old.get("pid") != os.getpid():
-                os.close(fd)  # a filesystem whose flock does nothing: the pid says it is taken
-                raise self._refused(old)
+                raise self._refused(old)  # a filesystem whose flock does nothing: the pid says it is taken
             if old:
                 log.info("%s: taking over the lock of a run that is gone (%s)", self.path, _describe(old))
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(_me("writing")) + "\n").encode(), 0)
-            self.fd = fd
+            self.fd, fd = fd, None
+            self._held_key = key
             _HELD[key] = self
         except OSError as e:
-            raise ConfigError(f"{self.label}: cannot write there ({e.strerror or e})") from None
+            where = e.filename if getattr(e, "filename", None) else self.path
+            raise ConfigError(f"{self.label}: cannot write there ({e.strerror or e}: {where})") from None
+        finally:
+            if fd is not None:  # refused or failed after opening it: let go of it
+                os.close(fd)
 
     def release(self) -> None:
         if self.fd is None:
@@ -181,7 +196,7 @@ class OutputLock:
             pass
         os.close(self.fd)
         self.fd = None
-        _HELD.pop(str(self.path.resolve()), None)
+        _HELD.pop(self._held_key, None)
         if self.created:
             try:
                 self.out_dir.rmdir()  # a folder this run made and left empty (it failed early) goes too
@@ -201,16 +216,21 @@ class DatasetReadLock:
     reading: a shared flock on its ``LOCK_NAME``, so that any number of
     readers share it and a run that writes the folder is refused meanwhile.
     Raises ConfigError naming the folder and the holder when a live run holds
-    it. A dataset whose folder cannot hold the file (read-only) is read
-    without one: no run can write there either."""
+    it. A reader that cannot open or create the file (a read-only mount, or a
+    folder it may not write) reads without a lock, and then does not keep
+    out a run that its owner starts there meanwhile."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.path = self.root.resolve() / LOCK_NAME
         self.fd: int | None = None
 
+    def _refused(self, holder: dict) -> ConfigError:
+        return ConfigError(f"{self.root}: being written by a dropsynth run ({_describe(holder)}; lock "
+                           f"{self.path}); wait for it to finish, then run this again")
+
     def acquire(self) -> None:
-        key = str(self.path)
+        key = _key(self.path)
         if key in _HELD or not self.root.is_dir():  # held already; or no folder: the reader says it is missing
             return
         try:
@@ -218,14 +238,18 @@ class DatasetReadLock:
         except OSError:
             return
         if fd is None:
-            raise ConfigError(f"{self.root}: being written by a dropsynth run ({_describe(holder)}; lock "
-                              f"{self.path}); wait for it to finish, then run this again")
-        if not _holder_here(_read(fd)):  # say who reads it, for a run refused meanwhile
+            raise self._refused(holder)
+        record = _read(fd)
+        if record.get("role") == "writing" and _alive_here(record) and record.get("pid") != os.getpid():
+            os.close(fd)  # a filesystem whose flock does nothing: the record says a live run writes it
+            raise self._refused(record)
+        if not _holder_here(record):  # say who reads it, for a run refused meanwhile
             try:
                 os.pwrite(fd, (json.dumps(_me("reading")) + "\n").encode().ljust(_RECORD_BYTES), 0)
             except OSError:
                 pass
         self.fd = fd
+        self._held_key = key
         _HELD[key] = self
 
     def release(self) -> None:
@@ -234,17 +258,20 @@ class DatasetReadLock:
         if self.fd is None:
             return
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the last reader: no one else holds it
-        except BlockingIOError:
-            pass  # others still read: the last of them removes the file
-        else:
             try:
-                self.path.unlink()
-            except OSError:
-                pass
-        os.close(self.fd)
-        self.fd = None
-        _HELD.pop(str(self.path), None)
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the last reader: no one else holds it
+            except OSError:  # others still read (the last of them removes the file), or a handle that
+                pass  # cannot take an exclusive lock (read-only, on NFS): leave the file
+            else:
+                if _read(self.fd).get("role") in (None, "reading"):  # never a writer's record (no working flock)
+                    try:
+                        self.path.unlink()
+                    except OSError:
+                        pass
+        finally:
+            os.close(self.fd)
+            self.fd = None
+            _HELD.pop(self._held_key, None)
 
     def __enter__(self) -> "DatasetReadLock":
         self.acquire()

@@ -19,6 +19,7 @@ result is returned as a RunSummary (the CLI draws the bar and the summary).
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import shutil
 import threading
@@ -64,7 +65,7 @@ def check_workers(workers: int, backend: str = "local", ray_address: str | None 
     is the processes that would start: one per shard (``shards``) at most,
     so a large ``--workers`` on a run of few shards starts few and passes.
     """
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+    if not isinstance(workers, numbers.Integral) or isinstance(workers, bool) or workers < 1:  # numpy ints too
         raise ConfigError(f"--workers: must be a positive integer, got {workers!r}")
     if backend == "ray" and (ray_address or _ray_connected()):
         return None
@@ -158,8 +159,11 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
     job = Job(config=cfg, out_dir=str(out_dir), pack_paths=tuple(pack_paths),
               shard_scenes=cfg.output.shard_scenes, workers=workers)
     cores = check_workers(workers, backend, ray_address, shards=job.n_shards)
-    if cfg.grasps.enabled and backend == "local":  # grasp libraries: one process per mesh asset at most
-        check_workers(workers, shards=sum(1 for a in catalog.assets if not a.primitive_kind))
+    if cfg.grasps.enabled and backend == "local":  # grasp libraries: one process per library to build at most
+        from dropsynth import grasp_library as gl
+
+        check_workers(workers, shards=len(gl.missing_libraries(catalog.assets, gl.gripper_from_config(cfg.grasps),
+                                                               gl.params_from_config(cfg.grasps))))
     from dropsynth.render import cycles_plan
 
     if cycles_plan.uses_cycles(cfg):  # fail before any work when bpy or the environments are missing

@@ -482,9 +482,13 @@ class FramePass:
     def _frame_uniforms(self, scene, light_nodes) -> tuple:
         V, P = self.renderer._get_camera_matrices(scene)
         self._frame += 1
-        lights = self._scene_cache(scene).get(("lights", tuple(light_nodes)))
-        if lights is None:  # the lights do not move between the views of a scene
-            lights = self._scene_cache(scene)[("lights", tuple(light_nodes))] = _lights(scene, light_nodes)
+        # The lights' uniforms, kept while the lights stay as they are (they do between the views of a scene).
+        key = ("lights", tuple((n, float(n.light.intensity), np.asarray(n.light.color, np.float64).tobytes(),
+                                getattr(n.light, "innerConeAngle", None), getattr(n.light, "outerConeAngle", None),
+                                n.matrix.tobytes()) for n in light_nodes))
+        lights = self._scene_cache(scene).get(key)
+        if lights is None:
+            lights = self._scene_cache(scene)[key] = _lights(scene, light_nodes)
         return (self._frame, np.ascontiguousarray(V, np.float32), np.ascontiguousarray(P, np.float32),
                 np.asarray(scene.get_pose(scene.main_camera_node)[:3, 3], np.float32),
                 np.asarray(scene.ambient_light, np.float32), lights)
@@ -498,16 +502,18 @@ class FramePass:
 
     def pose(self, scene, node) -> tuple[np.ndarray, np.ndarray]:
         """``scene.get_pose(node)`` as float64 and as C-contiguous float32, kept
-        while the node's matrix is the same object (pyrender's get_pose walks
-        the scene graph and allocates: ~25 us a call, tens of calls a view)."""
+        while the node's matrix holds the same values (pyrender's get_pose walks
+        the scene graph and allocates: ~25 us a call, tens of calls a view;
+        comparing 16 numbers costs about 1 us, and catches a pose array
+        changed in place and set again)."""
         cache = self._scene_cache(scene)
         hit = cache.get(node)
-        if hit is not None and hit[0] is node._matrix:
+        if hit is not None and node._matrix is not None and np.array_equal(hit[0], node._matrix):
             return hit[1], hit[2]
         pose = scene.get_pose(node)
         pose32 = np.ascontiguousarray(pose, np.float32)
         if len(scene._path_cache.get(node, ())) == 2:  # a top-level node: its pose is its own matrix
-            cache[node] = (node._matrix, pose, pose32)
+            cache[node] = (node.matrix, pose, pose32)  # a copy
         return pose, pose32
 
     @staticmethod
@@ -614,6 +620,11 @@ class FramePass:
                 cull = _draw_primitive(raw, primitive, cull)
         raw.glUseProgram(0)
         raw.glBindVertexArray(0)
+        err = raw.glGetError()  # the unchecked calls above: said here, not by the next checked call
+        if err:
+            from dropsynth.errors import RenderBackendError
+
+            raise RenderBackendError(f"drawing the scene's meshes failed (GL error 0x{err:x})")
 
     def _realism_uniforms(self, prog) -> None:
         """Per-frame uniforms of the realism effects (programs that declare them)."""

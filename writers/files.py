@@ -118,20 +118,24 @@ def export_folder(out: Path, kind: str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def dataset_locks(dataset_dir: str | Path, out: str | Path, kind: str) -> Iterator[None]:
+def dataset_locks(dataset_dir: str | Path, out: str | Path, kind: str, swapped: bool = True) -> Iterator[None]:
     """Hold the dataset in ``dataset_dir`` for reading (refused while a live
     run writes it) and the folder ``out`` (a ``kind``: "YOLO export") for writing (a second
     export there at once is refused), each in one line naming the folder and
-    the holder (``dropsynth.outlock``)."""
+    the holder (``dropsynth.outlock``). ``swapped``: ``out`` is built beside
+    and swapped in whole (an export), so its lock file lies beside it; else
+    (a report written into its folder) inside it, so that only the folder
+    itself need be writable."""
     from dropsynth.outlock import DatasetReadLock, OutputLock, beside_lock
 
     out = Path(out)
-    with DatasetReadLock(dataset_dir), OutputLock(out.resolve().parent, lock_path=beside_lock(out),
-                                                  label=f"{out} ({kind})"):
+    lock = OutputLock(out.resolve().parent, lock_path=beside_lock(out), label=f"{out} ({kind})") if swapped \
+        else OutputLock(out, label=f"{out} ({kind})")
+    with DatasetReadLock(dataset_dir), lock:
         yield
 
 
-def holds_dataset(default_folder: str, kind: str):
+def holds_dataset(default_folder: str, kind: str, swapped: bool = True):
     """Decorator for ``fn(dataset_dir, out_dir=None, ...)`` that reads a
     dataset and writes ``out_dir`` (default ``dataset_dir/default_folder``):
     runs it under :func:`dataset_locks`."""
@@ -144,7 +148,7 @@ def holds_dataset(default_folder: str, kind: str):
             bound = sig.bind(*args, **kwargs)
             dataset = Path(bound.arguments[first])
             out = bound.arguments.get("out_dir")
-            with dataset_locks(dataset, dataset / default_folder if out is None else out, kind):
+            with dataset_locks(dataset, dataset / default_folder if out is None else out, kind, swapped):
                 return fn(*args, **kwargs)
 
         return locked

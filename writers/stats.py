@@ -453,7 +453,7 @@ def _html(name: str, stats: dict, raw: dict, grid_png: bytes | None) -> str:
             + "\n".join(parts) + "\n</body>\n</html>\n")
 
 
-@holds_dataset("stats", "statistics report")
+@holds_dataset("stats", "statistics report", swapped=False)
 def write_report(dataset_dir: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Write ``report.html`` and ``stats.json`` (and the sample grid ``preview.png``)
     into ``out_dir`` (default ``DIR/stats``). Returns (html path, json path)."""

@@ -24,7 +24,7 @@ SPLIT = "train_pbr"
 
 @pytest.fixture(scope="module")
 def dataset(amodal_dataset) -> Path:
-    return amodal_dataset  # the session's: 3 scenes x 2 views, amodal (tests/cli/conftest.py AMODAL)
+    return amodal_dataset  # the session's: 3 scenes x 2 views, amodal (tests/cli/helpers.py AMODAL)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from dropsynth import outlock
 from dropsynth.outlock import LOCK_NAME
 
 from .helpers import run_cli
@@ -201,3 +202,24 @@ def test_a_training_still_running_is_not_replaced(tmp_path):
     assert "\n" not in msg and f"--out {out.resolve()}" in msg and f"pid {pid}" in msg, msg
     assert sorted(p.name for p in out.iterdir()) == [TRAINING, "results.csv"]
     assert not any(tmp_path.glob(".*.dropsynth.lock"))  # the holder's lock file went with it
+
+
+@pytest.mark.render  # the session's dataset is generated
+def test_the_stats_report_locks_inside_its_folder(tmp_path, monkeypatch, poly_dataset):
+    """The report is written into its folder (not swapped in whole): its lock
+    lies inside it, so only that folder need be writable (not its parent)."""
+    from dropsynth.writers.stats import write_report
+
+    taken = []
+    real = outlock.OutputLock.acquire
+
+    def record(self):
+        taken.append(self.path)
+        return real(self)
+
+    monkeypatch.setattr(outlock.OutputLock, "acquire", record)
+    out = tmp_path / "parent" / "report"
+    write_report(poly_dataset, out)
+    assert taken == [out / LOCK_NAME]
+    assert (out / "report.html").is_file() and not (out / LOCK_NAME).exists()
+    assert sorted(p.name for p in (tmp_path / "parent").iterdir()) == ["report"]

@@ -71,11 +71,37 @@ def test_python_api_refuses_64_workers_the_same_way(two_cores, tmp_path):
     assert not out.exists()
 
 
-def test_grasps_build_has_the_same_limit(monkeypatch):
-    """One process per mesh asset at most: the built-in pack's 7 meshes on 1 core (limit 4)."""
+def test_grasps_build_has_the_same_limit(monkeypatch, tmp_path):
+    """One process per library to build at most: the built-in pack's 7 meshes,
+    none cached, on 1 core (limit 4)."""
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setenv("DROPSYNTH_CACHE", str(tmp_path / "empty_cache"))
     res = run_cli("grasps", "build", "--workers", "64", "--no-progress")
     assert res.exit_code != 0 and "--workers 64: above the limit of 4 for the local backend" in res.output, res.output
+
+
+def test_what_counts_for_grasps_is_the_libraries_still_to_build(monkeypatch, tmp_path):
+    """generate with grasps on 1 core (limit 4), a run of 2 shards and
+    --workers 64: refused while 20 libraries are still to build (20
+    processes), not refused once every library is cached (none to start)."""
+    from dropsynth import grasp_library
+    from dropsynth.render import cycles_plan
+
+    class Checked(Exception):
+        pass
+
+    def stop_after_the_checks(cfg):
+        raise Checked
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(cycles_plan, "uses_cycles", stop_after_the_checks)  # the step after the workers checks
+    cfg = dropsynth.load_config(scenes=2, **{"output.shard_scenes": 1, "grasps.enabled": True})
+    monkeypatch.setattr(grasp_library, "missing_libraries", lambda assets, gripper, params: [None] * 20)
+    with pytest.raises(ConfigError, match=r"^--workers 64: above the limit of 4 for the local backend"):
+        dropsynth.generate(cfg, tmp_path / "a", workers=64)
+    monkeypatch.setattr(grasp_library, "missing_libraries", lambda assets, gripper, params: [])
+    with pytest.raises(Checked):
+        dropsynth.generate(cfg, tmp_path / "b", workers=64)
 
 
 class _Stop(Exception):
@@ -115,3 +141,10 @@ def test_as_many_workers_as_cores_do_not_warn(monkeypatch, tmp_path, caplog):
     with caplog.at_level(logging.WARNING), pytest.raises(_Stop):
         dropsynth.generate(dropsynth.load_config(scenes=4, **{"output.shard_scenes": 1}), tmp_path / "r", workers=2)
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_numpy_integers_are_worker_counts(two_cores):
+    """From the Python API a count often comes out of numpy (np.int64)."""
+    import numpy as np
+
+    assert pipeline.check_workers(np.int64(2), shards=np.int64(4)) == 2

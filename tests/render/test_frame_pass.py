@@ -162,6 +162,31 @@ def test_what_is_kept_between_views_leaves_every_view_as_a_fresh_renderer_draws_
     assert ((first.instance_ids == objs[0].instance_id) != (after.instance_ids == objs[0].instance_id)).sum() > 100
 
 
+def test_kept_poses_and_lights_follow_changes_made_in_place(catalog):
+    """A pose array changed in place and set again, and a light whose
+    intensity changes between two views: both reach the next view."""
+    objs = sphere_objects(catalog, SPHERES)
+    scene = make_scene(objs, lights=[_light()])
+    r = _renderer()
+    try:
+        r.set_scene(scene)
+        node = r._nodes[objs[0].instance_id]
+        pose = objs[0].world_T_obj.copy()
+        r._scene.set_pose(node, pose)
+        before = r.render(camera(CAM_OBJ))
+        pose[:3, 3] += (-0.1, 0.05, 0.0)  # the same array, changed in place
+        r._scene.set_pose(node, pose)
+        moved = r.render(camera(CAM_OBJ))
+        r._lights[0].light.intensity *= 0.25
+        dimmer = r.render(camera(CAM_OBJ))
+    finally:
+        r.close()
+    mask = objs[0].instance_id
+    assert ((before.instance_ids == mask) != (moved.instance_ids == mask)).sum() > 100
+    np.testing.assert_array_equal(dimmer.instance_ids, moved.instance_ids)
+    assert dimmer.rgb.astype(int).sum() < moved.rgb.astype(int).sum() * 0.95
+
+
 def test_raw_gl_calls_leave_errors_to_the_next_checked_call(catalog):
     """An invalid call made through the unchecked entry points is not lost:
     PyOpenGL's next call raises it."""
