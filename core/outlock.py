@@ -118,6 +118,10 @@ def _open_flocked(path: Path, shared: bool) -> tuple[int | None, dict]:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read(fd)
+            deadline = time.monotonic() + 0.5
+            while not _holder_here(holder) and time.monotonic() < deadline:  # it took the lock a moment
+                time.sleep(0.02)  # ago and writes its record next: read who it is, for the message
+                holder = _read(fd)
             os.close(fd)
             return None, holder
         try:
@@ -175,8 +179,9 @@ class OutputLock:
                 raise self._refused(old)  # a filesystem whose flock does nothing: the pid says it is taken
             if old:
                 log.info("%s: taking over the lock of a run that is gone (%s)", self.path, _describe(old))
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(_me("writing")) + "\n").encode(), 0)
+            record = (json.dumps(_me("writing")) + "\n").encode()
+            os.pwrite(fd, record, 0)  # then cut what a longer old record left: never an empty file between
+            os.ftruncate(fd, len(record))
             self.fd, fd = fd, None
             self._held_key = key
             _HELD[key] = self
