@@ -134,8 +134,6 @@ class Generator:
         self.workers = workers
         self.category_ids = self.catalog.category_ids()
         self.build = builders.get(cfg.scene.builder)
-        if renderer is not None:
-            check_custom_renderer(cfg, renderer)  # before the slow set-up below
         self.effects = realism.effects(cfg.render)  # on for the lens draws whichever renderer (the raster one's own)
         self.renderer, self._owns_renderer, self.renderer_name = make_renderer(cfg, renderer)
         self._valid_ids = None  # the rendered scene's ids, to check a custom renderer's frames

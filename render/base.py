@@ -71,7 +71,10 @@ def qualified_name(obj) -> str:
         obj = obj.func
     if not (isinstance(obj, type) or inspect.isroutine(obj)):
         obj = type(obj)
-    return f"{getattr(obj, '__module__', None) or '?'}.{obj.__qualname__}"
+    module = getattr(obj, "__module__", None) or "?"
+    if module == "__mp_main__":  # a spawned worker's name for the main script
+        module = "__main__"
+    return f"{module}.{obj.__qualname__}"
 
 
 def nonconformance(cls) -> str | None:

@@ -284,3 +284,56 @@ def test_a_wrapped_raster_renderer_writes_its_own_rgb_with_the_raster_labels(tmp
     assert run["renderer"] == "tests.cli.custom_renderers.InvertedRaster" == summary.renderer
     assert run["gl_renderer"] and run["gl_renderer"] == summary.gl_renderer
     assert np.array_equal(_png(tmp_path / "out" / "rgb" / "000000.png"), 255 - plain.frame.rgb)
+
+
+SCRIPT = '''
+import numpy as np
+
+import dropsynth
+from dropsynth.types import Frame
+
+
+class Square:
+    """The scene's first labelled object as a grey square in the middle (pure numpy)."""
+
+    def __init__(self, width, height, cfg):
+        self.shape = (height, width)
+
+    def set_scene(self, settled):
+        self.iid = min(o.instance_id for o in settled.objects() if o.annotate)
+
+    def render(self, camera, view=None):
+        h, w = self.shape
+        ids = np.zeros((h, w), np.uint16)
+        ids[h // 4:3 * h // 4, w // 4:3 * w // 4] = self.iid
+        rgb = np.where(ids[..., None] > 0, np.uint8(200), np.uint8(0)).repeat(3, axis=2)
+        return Frame(rgb=rgb, depth_m=np.where(ids > 0, 0.5, 0).astype(np.float32), instance_ids=ids)
+
+    def close(self):
+        pass
+
+
+if __name__ == "__main__":
+    cfg = dropsynth.load_config(scenes=2, views_per_scene=1, **{"camera.width": 64, "camera.height": 48,
+                                                                 "output.preview": False, "output.shard_scenes": 1})
+    summary = dropsynth.generate(cfg, "out", renderer=Square, workers=2)
+    print(summary.renderer, summary.workers, summary.annotations)
+'''
+
+
+def test_a_renderer_class_in_the_users_script_reaches_spawned_workers(tmp_path):
+    """The usual case: the class is defined in the script that calls generate
+    (workers import the script again, under the main guard)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "script.py").write_text(SCRIPT)
+    res = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.split() == ["__main__.Square", "2", "2"]
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["renderer"] == "__main__.Square" and run["gl_renderer"] == ""
+    rgb = _png(tmp_path / "out" / "rgb" / "000001.png")
+    assert rgb[24, 32].tolist() == [200, 200, 200] and rgb[0, 0].tolist() == [0, 0, 0]
+    coco = json.loads((tmp_path / "out" / "annotations" / "instances.json").read_text())
+    assert [a["bbox"] for a in coco["annotations"]] == [[16, 12, 32, 24]] * 2
