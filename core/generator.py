@@ -63,7 +63,7 @@ def check_custom_renderer(cfg, renderer) -> str:
         require_renderer(renderer if isinstance(renderer, type) else type(renderer), amodal_key(cfg))
     elif not callable(renderer):
         raise RenderBackendError(f"renderer: expected a Renderer or a factory (a class or function "
-                                 f"(width, height, cfg) -> Renderer), got {type(renderer).__name__} {renderer!r}")
+                                 f"(width, height, cfg) -> Renderer), got a {type(renderer).__name__}")
     if cycles_plan.uses_cycles(cfg):
         raise RenderBackendError(f"render.backend: cycles cannot be combined with the custom renderer {name}: "
                                  f"Cycles views take their labels from the raster pass, which {name} replaces; "

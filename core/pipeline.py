@@ -29,7 +29,7 @@ from typing import Callable
 from dropsynth.errors import ConfigError, DropsynthError
 from dropsynth.generator import selected_catalog  # noqa: F401  (part of this module's API)
 from dropsynth.runrecord import RunSummary, fingerprint, read_run_json, write_run_json
-from dropsynth.shards import Job, ShardWorker, check_job_renderer, run_writer  # noqa: F401  (Job, ShardWorker: part of this module's API)
+from dropsynth.shards import Job, ShardWorker, run_writer  # noqa: F401  (Job, ShardWorker: part of this module's API)
 from dropsynth.writers.outdir import (PARTS, RUN_CONFIG, RUN_JSON, Snapshot, complete_shards, prepare_output,
                                       wrote_frames)
 
@@ -150,8 +150,11 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
     check_workers(workers, backend, ray_address, shards=1)  # a positive integer, before any slow step
-    renderer_name = None if renderer is None else check_job_renderer(
-        cfg, renderer, in_process=backend == "local" and workers == 1)
+    renderer_name = None
+    if renderer is not None:  # a custom renderer: checked before any slow step, named in run.json
+        from dropsynth.shards import check_job_renderer
+
+        renderer_name = check_job_renderer(cfg, renderer, in_process=backend == "local" and workers == 1)
     pack_paths, catalog = selected_catalog(cfg, packs)
     builders.get(cfg.scene.builder)
     if cfg.grasps.enabled:
