@@ -12,6 +12,12 @@
 ``load_config`` gives the validated config (the CLI's, with the same error
 messages); ``Generator`` makes scenes and samples; ``generate`` writes a
 dataset exactly as ``dropsynth generate`` does (the CLI calls it).
+
+Both take ``renderer=``: a renderer of your own in place of the raster
+backend (``dropsynth.Renderer``; ``render/base.py`` lists what it must have
+and the defaults of what it may), given as a factory
+``(width, height, cfg) -> Renderer`` (a class works); ``Generator`` also
+takes a renderer object. Labels come from its ids and depth.
 """
 from __future__ import annotations
 
@@ -72,7 +78,7 @@ def load_config(path: str | Path | None = None, *, sources: Iterable[tuple[str, 
 def generate(cfg: "RunConfig", out: str | Path, *, workers: int | None = None, overwrite: bool = False, resume: bool = False,
              packs: list | None = None, backend: str = "local", ray_address: str | None = None,
              progress: Callable[[int, int], None] | None = None,
-             library_progress: Callable[[int, int], None] | None = None) -> "RunSummary":
+             library_progress: Callable[[int, int], None] | None = None, renderer=None) -> "RunSummary":
     """Write the dataset of ``cfg`` into the folder ``out``; returns a
     ``RunSummary`` (frames, annotations, per-class counts, timings).
 
@@ -85,10 +91,19 @@ def generate(cfg: "RunConfig", out: str | Path, *, workers: int | None = None, o
     spawned processes that import the calling script again: in a script,
     call ``generate`` under ``if __name__ == "__main__":`` (without the
     guard it fails in one line saying so).
+
+    ``renderer``: a custom renderer's factory, called as
+    ``factory(width, height, cfg)`` once in each worker (a class works);
+    with more than one worker (or Ray) it is sent to the workers, which
+    import it by name: a class or function defined at the top level of a
+    module, not a lambda or a local function (refused in one line). It
+    replaces the raster backend for every view, cannot be combined with
+    ``render.backend: cycles``, and is named in run.json (``renderer``) and
+    in ``RunSummary.renderer``; a ``resume`` must use the same one.
     """
     from dropsynth import pipeline
 
     return pipeline.generate(cfg, out, packs=packs, overwrite=overwrite, resume=resume,
                              workers=pipeline.default_workers() if workers is None else workers,
                              backend=backend, ray_address=ray_address, progress=progress,
-                             library_progress=library_progress)
+                             library_progress=library_progress, renderer=renderer)

@@ -6,6 +6,14 @@ anything: ``scene(i)`` is scene ``i`` settled, ``samples(i)`` its views as
 ``Sample`` records. A frame depends only on (seed, scene, view), so any
 scene can be asked for in any order. The run's workers use one Generator
 each and hand its samples to the writers (``core/shards.py``).
+
+``renderer``: a renderer of the user's own (``render/base.py`` says what it
+must provide and the defaults of what it may), or a factory
+``(width, height, cfg) -> Renderer`` that makes one; without it the built-in
+raster backend (``default_renderer``). A custom renderer replaces the raster
+one for every view: its ids and depth are what the labels come from, and it
+cannot be combined with ``render.backend: cycles`` (whose views take their
+labels from the raster pass), which is refused in one line.
 """
 from __future__ import annotations
 
@@ -19,6 +27,69 @@ import numpy as np
 from dropsynth.writers.base import Sample, Scene
 
 STAGES = ("build", "physics", "render", "annotate", "write", "grasps")
+
+
+def default_renderer(width: int, height: int, cfg):
+    """The built-in raster backend for a run of ``cfg``: what a Generator
+    renders with when it is given no ``renderer``."""
+    from dropsynth.render.pyrender_backend import PyrenderRenderer
+
+    return PyrenderRenderer(width, height, msaa=cfg.render.msaa, render_cfg=cfg.render, lights_cfg=cfg.lights)
+
+
+def amodal_key(cfg) -> str | None:
+    """The config key that makes a run ask its renderer for amodal masks, or None."""
+    if cfg.output.amodal:
+        return "output.amodal"
+    return "output.min_visible_fraction" if cfg.output.min_visible_fraction > 0 else None
+
+
+def is_renderer_object(x) -> bool:
+    """A made renderer (not a class, and has the protocol's methods), as
+    opposed to a factory that makes one."""
+    return not isinstance(x, type) and all(callable(getattr(x, m, None)) for m in ("set_scene", "render", "close"))
+
+
+def check_custom_renderer(cfg, renderer) -> str:
+    """What can be checked of a custom renderer (a factory, or a renderer
+    object) against ``cfg`` before one is made; returns its qualified name.
+    Raises RenderBackendError in one line naming it."""
+    from dropsynth.errors import RenderBackendError
+    from dropsynth.render import cycles_plan
+    from dropsynth.render.base import qualified_name, require_renderer
+
+    name = qualified_name(renderer)
+    if isinstance(renderer, type) or is_renderer_object(renderer):
+        require_renderer(renderer if isinstance(renderer, type) else type(renderer), amodal_key(cfg))
+    elif not callable(renderer):
+        raise RenderBackendError(f"renderer: expected a Renderer or a factory (a class or function "
+                                 f"(width, height, cfg) -> Renderer), got a {type(renderer).__name__}")
+    if cycles_plan.uses_cycles(cfg):
+        raise RenderBackendError(f"render.backend: cycles cannot be combined with the custom renderer {name}: "
+                                 f"Cycles views take their labels from the raster pass, which {name} replaces; "
+                                 f"set render.backend=raster, or leave the renderer out")
+    return name
+
+
+def make_renderer(cfg, renderer=None):
+    """(renderer, made here, name) for a Generator: the built-in raster
+    backend (name None), the object ``renderer`` itself (not made here: its
+    caller closes it), or what the factory ``renderer`` makes, checked."""
+    if renderer is None:
+        return default_renderer(cfg.camera.width, cfg.camera.height, cfg), True, None
+    from dropsynth.render.base import qualified_name, require_renderer
+
+    check_custom_renderer(cfg, renderer)
+    if is_renderer_object(renderer):
+        return renderer, False, qualified_name(renderer)
+    made = renderer(cfg.camera.width, cfg.camera.height, cfg)
+    try:
+        require_renderer(type(made), amodal_key(cfg))
+    except BaseException:
+        if callable(getattr(made, "close", None)):
+            made.close()
+        raise
+    return made, True, qualified_name(made)
 
 
 def selected_catalog(cfg, packs: list | None = None):
@@ -40,11 +111,17 @@ class Generator:
     context) and one PyBullet client are made here and reused: call
     ``close()``, or use it as a context manager. ``workers``: how many
     generators share this machine (Cycles' threads each).
+
+    ``renderer``: a Renderer object (used as it is, and not closed here: it
+    is the caller's), or a factory ``(width, height, cfg) -> Renderer`` (a
+    class works) whose renderer is made here and closed by ``close()``;
+    None: the raster backend. ``renderer_name`` is the custom renderer's
+    qualified class name (None for the built-in backends).
     """
 
-    def __init__(self, cfg, *, packs: list | None = None, pack_paths=None, workers: int = 1):
+    def __init__(self, cfg, *, packs: list | None = None, pack_paths=None, workers: int = 1, renderer=None):
         from dropsynth.assets.catalog import for_run
-        from dropsynth.render.pyrender_backend import PyrenderRenderer
+        from dropsynth.render import realism
         from dropsynth.scenes import builders
         from dropsynth.scenes.physics import PhysicsWorld
 
@@ -57,8 +134,9 @@ class Generator:
         self.workers = workers
         self.category_ids = self.catalog.category_ids()
         self.build = builders.get(cfg.scene.builder)
-        self.renderer = PyrenderRenderer(cfg.camera.width, cfg.camera.height, msaa=cfg.render.msaa,
-                                         render_cfg=cfg.render, lights_cfg=cfg.lights)
+        self.effects = realism.effects(cfg.render)  # on for the lens draws whichever renderer (the raster one's own)
+        self.renderer, self._owns_renderer, self.renderer_name = make_renderer(cfg, renderer)
+        self._valid_ids = None  # the rendered scene's ids, to check a custom renderer's frames
         self.world = PhysicsWorld()
         self._settled = None  # the scene the physics world holds
         self._rendered = None  # the scene the renderer holds
@@ -83,7 +161,8 @@ class Generator:
 
     def close(self) -> None:
         self.world.close()
-        self.renderer.close()
+        if self._owns_renderer:
+            self.renderer.close()
         if self.cycles is not None:
             self.cycles.close()
         if self.grasp_trials is not None:
@@ -128,7 +207,13 @@ class Generator:
         for v, camera in enumerate(scene.cameras):
             if self._rendered is not scene.settled:  # first view, or another scene's views came in between
                 t0 = time.perf_counter()
-                self.renderer.set_scene(scene.settled, seed=cfg.seed)
+                if self.renderer_name is None:
+                    self.renderer.set_scene(scene.settled, seed=cfg.seed)
+                else:  # the protocol's call; the ids it may draw
+                    from dropsynth.render.base import id_table
+
+                    self.renderer.set_scene(scene.settled)
+                    self._valid_ids = id_table(o.instance_id for o in scene.settled.objects() if o.annotate)
                 self._rendered = scene.settled
                 self.stage["render"] += time.perf_counter() - t0
             if labeler is not None and self._settled is not scene.settled:
@@ -148,8 +233,13 @@ class Generator:
         t0 = time.perf_counter()
         lens = self._lens(s, v)
         frame = self.renderer.render(camera, lens)
-        if scene.spec.background is not None and not self.renderer.draws_background:  # composited where
-            # nothing is drawn (the renderer draws it itself under the camera's white balance)
+        if self.renderer_name is not None:
+            from dropsynth.render.base import check_frame
+
+            frame = check_frame(frame, camera.width, camera.height, self._valid_ids, self.renderer_name)
+        if scene.spec.background is not None and not getattr(self.renderer, "draws_background", False):
+            # composited where nothing is drawn (depth 0), unless the renderer draws it itself (the raster
+            # backend does, under the camera's white balance; a custom one by default does not)
             from dropsynth.textures import composite_background
 
             frame = dataclasses.replace(frame, rgb=composite_background(frame.rgb, frame.depth_m,
@@ -159,7 +249,7 @@ class Generator:
             from dropsynth.render import post
 
             frame = dataclasses.replace(frame, rgb=post.apply(frame.rgb, frame.depth_m, camera.K, lens))
-        amodal = self.renderer.amodal_masks() if o.amodal or o.min_visible_fraction > 0 else None
+        amodal = self.renderer.amodal_masks() if amodal_key(cfg) else None
         t1 = time.perf_counter()
         anns = annotate_frame(frame.instance_ids, scene.settled, camera, mask_format=o.mask_format,
                               min_visible_px=o.min_visible_px, largest_part_only=o.largest_part_only,
@@ -224,7 +314,7 @@ class Generator:
 
     def _lens(self, scene: int, view: int):
         """The view's camera effects (render.realism), None at the fast level."""
-        if not self.renderer.effects:
+        if not self.effects:
             return None
         from dropsynth.render.realism import view_lens
 

@@ -98,7 +98,7 @@ def _warn_oversubscribed(used: int, cores: int | None) -> None:
 def generate(cfg, out_dir: str | Path, *, packs: list | None = None, overwrite: bool = False,
              resume: bool = False, workers: int = 1, backend: str = "local", ray_address: str | None = None,
              progress: Callable[[int, int], None] | None = None,
-             library_progress: Callable[[int, int], None] | None = None) -> RunSummary:
+             library_progress: Callable[[int, int], None] | None = None, renderer=None) -> RunSummary:
     """Generate a dataset; see ``_generate``. A failed write (full disk, lost
     mount, permissions) becomes one clear error that says how to finish."""
     from dropsynth.outlock import OutputLock
@@ -111,7 +111,7 @@ def generate(cfg, out_dir: str | Path, *, packs: list | None = None, overwrite: 
         with OutputLock(Path(out_dir).resolve()):  # one writer per folder
             return _generate(cfg, out_dir, packs=packs, overwrite=overwrite, resume=resume, workers=workers,
                              backend=backend, ray_address=ray_address, progress=progress,
-                             library_progress=library_progress)
+                             library_progress=library_progress, renderer=renderer)
     except OSError as e:
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
         raise DropsynthError(f"--out {out_dir}: writing failed: {e.strerror or e}{where}; complete shards are "
@@ -130,7 +130,7 @@ def _importing_main_in_a_worker() -> bool:
 def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, resume: bool,
               workers: int, backend: str, ray_address: str | None,
               progress: Callable[[int, int], None] | None,
-              library_progress: Callable[[int, int], None] | None = None) -> RunSummary:
+              library_progress: Callable[[int, int], None] | None = None, renderer=None) -> RunSummary:
     """Generate ``cfg.scenes * cfg.views_per_scene`` frames into ``out_dir``.
 
     Writes rgb/, depth/, instances/ PNGs, annotations/instances.json (COCO),
@@ -140,6 +140,7 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
     (``backend="local"``) or Ray actors (``backend="ray"``) make the shards.
     With grasps on, missing grasp libraries are built first, after the output
     folder is checked; ``library_progress(done, total)`` follows them.
+    ``renderer``: a custom renderer's factory (``shards.check_job_renderer``).
     """
     from dropsynth.render.gl import APT_HINT, missing_libraries
     from dropsynth.scenes import builders
@@ -150,6 +151,11 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: must be local or ray, got {backend!r}")
     check_workers(workers, backend, ray_address, shards=1)  # a positive integer, before any slow step
+    renderer_name = None
+    if renderer is not None:  # a custom renderer: checked before any slow step, named in run.json
+        from dropsynth.shards import check_job_renderer
+
+        renderer_name = check_job_renderer(cfg, renderer, in_process=backend == "local" and workers == 1)
     pack_paths, catalog = selected_catalog(cfg, packs)
     builders.get(cfg.scene.builder)
     if cfg.grasps.enabled:
@@ -157,7 +163,7 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
 
         gripper_from_config(cfg.grasps, getattr(cfg, "_source", "config"))  # a bad gripper fails before any work
     job = Job(config=cfg, out_dir=str(out_dir), pack_paths=tuple(pack_paths),
-              shard_scenes=cfg.output.shard_scenes, workers=workers)
+              shard_scenes=cfg.output.shard_scenes, workers=workers, renderer=renderer)
     cores = check_workers(workers, backend, ray_address, shards=job.n_shards)
     if cfg.grasps.enabled and backend == "local":  # grasp libraries: one process per library to build at most
         from dropsynth import grasp_library as gl
@@ -170,12 +176,12 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
         cycles_plan.require_bpy()
         cycles_plan.hdri_set(cfg)
     if resume and (out_dir / RUN_JSON).is_file() and (out_dir / RUN_CONFIG).is_file():
-        return _already_complete(out_dir, cfg, catalog)
+        return _already_complete(out_dir, cfg, catalog, renderer_name)
     # Fail before touching the output folder when GL cannot work here.
     local = None
     if backend == "local" and workers == 1:
         local = ShardWorker(job)  # creates the GL context now
-    elif backend == "local" and missing_libraries():
+    elif backend == "local" and renderer is None and missing_libraries():  # a custom renderer may need no GL
         from dropsynth.errors import RenderBackendError
 
         raise RenderBackendError(f"OpenGL libraries not found ({', '.join(missing_libraries())} missing); "
@@ -194,7 +200,8 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
             progress(n, annotations)
 
     try:
-        resumed = prepare_output(out_dir, overwrite, resume, fingerprint(cfg, catalog), temp_dirs=writes.temp_dirs)
+        resumed = prepare_output(out_dir, overwrite, resume, fingerprint(cfg, catalog, renderer_name),
+                                 temp_dirs=writes.temp_dirs)
         if resumed:
             first_frame.set()  # the folder is a run in progress: never rolled back
         if cfg.grasps.enabled:
@@ -225,7 +232,7 @@ def _generate(cfg, out_dir: str | Path, *, packs: list | None, overwrite: bool, 
         used = 0
         if n_todo:
             if local is not None:
-                gl_name, used = local.renderer.gl_renderer, 1
+                gl_name, used = local.gl_renderer, 1
                 try:
                     for k in todo:
                         local.run(k, frames_done)
@@ -306,10 +313,10 @@ def _exports(out_dir: Path, cfg, summary: RunSummary) -> None:
         summary.exports["stats"] = str(write_report(out_dir)[0])
 
 
-def _already_complete(out_dir: Path, cfg, catalog) -> RunSummary:
+def _already_complete(out_dir: Path, cfg, catalog, renderer_name: str | None = None) -> RunSummary:
     """--resume of a finished run: check it is the same run, change nothing."""
     writes = run_writer(cfg, out_dir)
-    prepare_output(out_dir, False, True, fingerprint(cfg, catalog), temp_dirs=writes.temp_dirs)
+    prepare_output(out_dir, False, True, fingerprint(cfg, catalog, renderer_name), temp_dirs=writes.temp_dirs)
     shutil.rmtree(out_dir / "annotations" / PARTS, ignore_errors=True)
     summary, run = read_run_json(out_dir)
     if run.get("exports_pending"):

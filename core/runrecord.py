@@ -42,6 +42,7 @@ class RunSummary:
     exports: dict = field(default_factory=dict)  # format -> where it was written
     exports_pending: bool = False  # run.json written, exports not yet
     renderers: dict = field(default_factory=dict)  # images per renderer, only when render.backend is cycles
+    renderer: str | None = None  # a custom renderer's qualified class name; None: the built-in backends
 
     @property
     def frames_per_s(self) -> float:
@@ -63,13 +64,16 @@ class RunSummary:
             per_class.update(st["per_class"])
             for name, n in st.get("renderers", {}).items():
                 self.renderers[name] = self.renderers.get(name, 0) + n
+            if st.get("renderer"):
+                self.renderer = st["renderer"]
         self.per_class = {name: per_class.get(name, 0) for name, _ in categories}
         self.stage_seconds = {k: round(v, 4) for k, v in stage.items()}
 
 
-def fingerprint(cfg, catalog) -> dict:
+def fingerprint(cfg, catalog, renderer: str | None = None) -> dict:
     """What a resumed run must share with the original: config, assets,
-    version, and the image folders' listings (names and sizes)."""
+    version, the image folders' listings (names and sizes), and a custom
+    renderer's name (``renderer``; the key is absent for the built-in ones)."""
     from dropsynth.config import image_files
 
     folders = {}
@@ -80,6 +84,8 @@ def fingerprint(cfg, catalog) -> dict:
     out = {"config": cfg.to_dict(), "assets": [a.key for a in catalog.all_assets], "dropsynth": __version__}
     if folders:
         out["image_folders"] = folders
+    if renderer is not None:
+        out["renderer"] = renderer
     return out
 
 
@@ -113,13 +119,15 @@ def read_run_json(out_dir: Path) -> tuple[RunSummary, dict]:
                          preview=str(preview) if preview.is_file() else None, packs=run.get("packs", []),
                          pack_paths=run.get("pack_paths", []), seconds=run["timings"]["seconds"],
                          frames_this_run=run["timings"].get("frames_this_run", 0),
-                         renderers=c.get("renderers", {}))
+                         renderers=c.get("renderers", {}), renderer=run.get("renderer"))
     return summary, run
 
 
 def write_run_json(out_dir: Path, cfg, summary: RunSummary, listing: dict) -> None:
     """run.json: resolved config, seed, versions, counts, timings, and the
-    files (``listing``: what the run's writers wrote). Written last."""
+    files (``listing``: what the run's writers wrote). Written last.
+    ``renderer`` (after ``gl_renderer``) names a custom renderer's class, in
+    runs that used one only."""
     from dropsynth.atomic import write_json_atomic
 
     data = {
@@ -128,6 +136,7 @@ def write_run_json(out_dir: Path, cfg, summary: RunSummary, listing: dict) -> No
         "config": cfg.to_dict(),
         "versions": package_versions(),
         "gl_renderer": summary.gl_renderer,
+        **({"renderer": summary.renderer} if summary.renderer else {}),  # absent: the built-in backends
         "packs": summary.packs,
         "pack_paths": summary.pack_paths,
         "execution": {"backend": summary.backend, "workers": summary.workers, "workers_asked": summary.workers_asked,

@@ -12,20 +12,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from dropsynth.generator import STAGES, Generator
+from dropsynth.generator import STAGES, Generator, check_custom_renderer, is_renderer_object
 
 
 @dataclass(frozen=True)
 class Job:
     """Everything a worker needs, picklable: the validated config object
     (workers do not validate it again), the output folder, and the exact pack
-    paths (so every worker, on any node, loads the same)."""
+    paths (so every worker, on any node, loads the same). ``renderer``: a
+    custom renderer's factory, which each worker calls (None: the raster
+    backend); a worker process unpickles it, so it is imported by name."""
 
     config: object  # RunConfig
     out_dir: str
     pack_paths: tuple[str, ...]
     shard_scenes: int
     workers: int = 1  # how many share this machine's cores (Cycles' threads per worker)
+    renderer: object = None  # a factory (width, height, cfg) -> Renderer; None: the raster backend
 
     @property
     def n_shards(self) -> int:
@@ -36,6 +39,37 @@ class Job:
         memory does not grow with the run's length."""
         first = shard * self.shard_scenes
         return first, min(first + self.shard_scenes, self.config.scenes)
+
+
+def check_job_renderer(cfg, renderer, in_process: bool) -> str:
+    """The up-front checks of a run's custom renderer ``renderer`` (see
+    ``generator.check_custom_renderer``), plus: it must be a factory (each
+    worker makes its own renderer), and when the workers are other processes
+    (``in_process`` False) one that pickles, i.e. is imported by name there.
+    Returns its qualified name; raises RenderBackendError in one line."""
+    import pickle
+
+    from dropsynth.errors import RenderBackendError
+
+    name = check_custom_renderer(cfg, renderer)
+    if is_renderer_object(renderer):
+        raise RenderBackendError(f"renderer: generate() takes a renderer factory (a class or function "
+                                 f"(width, height, cfg) -> Renderer), not the renderer object {name}: each worker "
+                                 f"makes its own; Generator(cfg, renderer=obj) takes an object")
+    if not in_process:
+        why = ""
+        if "<lambda>" in name or "<locals>" in name:
+            why = "a lambda or a function or class defined inside another"
+        else:
+            try:
+                pickle.dumps(renderer)
+            except Exception as e:  # PicklingError, AttributeError, TypeError: all the same to the user
+                why = f"it does not pickle ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        if why:
+            raise RenderBackendError(f"renderer {name}: the worker processes cannot get it: {why}; spawned "
+                                     f"workers import the factory by its name, so give a class or function defined "
+                                     f"at the top level of a module (or run with workers=1)")
+    return name
 
 
 def file_writers(cfg, root: Path) -> list:
@@ -71,7 +105,8 @@ class ShardWorker:
         self.job = job
         self.cfg = job.config
         # the processes that run, not those asked for: a pool never starts more than there are shards
-        self.gen = Generator(self.cfg, pack_paths=job.pack_paths, workers=min(job.workers, job.n_shards))
+        self.gen = Generator(self.cfg, pack_paths=job.pack_paths, workers=min(job.workers, job.n_shards),
+                             renderer=job.renderer)
         self.renderer = self.gen.renderer
 
     def close(self) -> None:
@@ -113,8 +148,15 @@ class ShardWorker:
             stats["renderers"] = dict(stats["renderers"])
         stats["stage_seconds"] = stage
         stats["frames_attempted"] = (stop - first) * cfg.views_per_scene
+        if gen.renderer_name is not None:  # a custom renderer's class, kept in the part (a resume reads it)
+            stats["renderer"] = gen.renderer_name
         t0 = time.perf_counter()
         writer.finish()
         stage["write"] += time.perf_counter() - t0
-        stats["gl_renderer"] = self.renderer.gl_renderer
+        stats["gl_renderer"] = self.gl_renderer
         return stats
+
+    @property
+    def gl_renderer(self) -> str:
+        """The renderer's GL renderer string ("" when it has none: a custom renderer may not)."""
+        return str(getattr(self.renderer, "gl_renderer", "") or "")
