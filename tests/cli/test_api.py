@@ -159,6 +159,32 @@ def test_the_readme_python_api_example_runs(tmp_path):
 
 
 @pytest.mark.render
+def test_the_readme_custom_renderer_example_runs(tmp_path):
+    """The README's "A renderer of your own" example, run as a script with 2
+    workers: its class reaches them, and what it drew is what was written."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n### A renderer of your own", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "example.py").write_text(code)
+    res = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip().splitlines()[-1] == "__main__.Silhouettes"
+    out = tmp_path / "out" / "custom"
+    assert json.loads((out / "run.json").read_text())["renderer"] == "__main__.Silhouettes"
+    frames = sorted((out / "rgb").glob("*.png"))
+    assert len(frames) == 4
+    for f in frames:
+        rgb = np.asarray(Image.open(f))
+        ids = np.asarray(Image.open(out / "instances" / f.name))
+        assert set(np.unique(rgb).tolist()) <= {0, 200} and ((rgb[..., 0] == 200) == (ids > 0)).all()
+
+
+@pytest.mark.render
 def test_generate_in_a_script_without_the_main_guard_says_to_add_it(tmp_path):
     (tmp_path / "unguarded.py").write_text(
         "import dropsynth\n"
