@@ -400,7 +400,7 @@ def masks_to_polygons(masks: list[np.ndarray], offsets: list[tuple[int, int]],
     _check_convention(convention)
     if len(masks) != len(offsets):
         raise ValueError(f"{len(masks)} masks but {len(offsets)} offsets")
-    return [_polygons(loops, o, convention) for loops, o in zip(_boundary_loops_many(masks), offsets, strict=True)]
+    return [_polygons(loops, o, convention) for loops, o in zip(_boundary_loops_many(masks), offsets)]
 
 
 def _check_convention(convention: str) -> None:

@@ -24,6 +24,7 @@ from typing import Iterator
 
 import numpy as np
 
+from dropsynth.render.base import check_frame, id_table, optional, qualified_name, require_renderer
 from dropsynth.writers.base import Sample, Scene
 
 STAGES = ("build", "physics", "render", "annotate", "write", "grasps")
@@ -56,7 +57,6 @@ def check_custom_renderer(cfg, renderer) -> str:
     Raises RenderBackendError in one line naming it."""
     from dropsynth.errors import RenderBackendError
     from dropsynth.render import cycles_plan
-    from dropsynth.render.base import qualified_name, require_renderer
 
     name = qualified_name(renderer)
     if isinstance(renderer, type) or is_renderer_object(renderer):
@@ -77,7 +77,6 @@ def make_renderer(cfg, renderer=None):
     caller closes it), or what the factory ``renderer`` makes, checked."""
     if renderer is None:
         return default_renderer(cfg.camera.width, cfg.camera.height, cfg), True, None
-    from dropsynth.render.base import qualified_name, require_renderer
 
     check_custom_renderer(cfg, renderer)
     if is_renderer_object(renderer):
@@ -210,8 +209,6 @@ class Generator:
                 if self.renderer_name is None:
                     self.renderer.set_scene(scene.settled, seed=cfg.seed)
                 else:  # the protocol's call; the ids it may draw
-                    from dropsynth.render.base import id_table
-
                     self.renderer.set_scene(scene.settled)
                     self._valid_ids = id_table(o.instance_id for o in scene.settled.objects() if o.annotate)
                 self._rendered = scene.settled
@@ -234,10 +231,8 @@ class Generator:
         lens = self._lens(s, v)
         frame = self.renderer.render(camera, lens)
         if self.renderer_name is not None:
-            from dropsynth.render.base import check_frame
-
             frame = check_frame(frame, camera.width, camera.height, self._valid_ids, self.renderer_name)
-        if scene.spec.background is not None and not getattr(self.renderer, "draws_background", False):
+        if scene.spec.background is not None and not optional(self.renderer, "draws_background"):
             # composited where nothing is drawn (depth 0), unless the renderer draws it itself (the raster
             # backend does, under the camera's white balance; a custom one by default does not)
             from dropsynth.textures import composite_background

@@ -159,4 +159,6 @@ class ShardWorker:
     @property
     def gl_renderer(self) -> str:
         """The renderer's GL renderer string ("" when it has none: a custom renderer may not)."""
-        return str(getattr(self.renderer, "gl_renderer", "") or "")
+        from dropsynth.render.base import optional
+
+        return str(optional(self.renderer, "gl_renderer") or "")

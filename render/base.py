@@ -46,6 +46,12 @@ if TYPE_CHECKING:
 
 # The optional members a custom renderer may have, with what their absence means.
 OPTIONAL = {"draws_background": False, "amodal_masks": None, "gl_renderer": ""}
+
+
+def optional(renderer, name: str):
+    """The renderer's optional member ``name``, or its default (``OPTIONAL``) when it has none."""
+    return getattr(renderer, name, OPTIONAL[name])
+
 _METHODS = {"set_scene": ((1, 1), "(settled)"), "render": ((2, 1), "(camera, view=None)"), "close": ((0, 0), "()")}
 
 

@@ -178,7 +178,6 @@ def _train(data: str | Path, out: Path, *, val, epochs, imgsz, time_h, device, s
         raise ConfigError(f"fraction: must be in (0, 1], got {fraction!r}")
     if time_h is not None and not time_h > 0:
         raise ConfigError(f"--time-h: must be > 0 hours, got {time_h!r}")
-    out = Path(out).resolve()
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise ConfigError(f"--out {out}: exists and is not empty (use --overwrite to replace it)")
